@@ -1,0 +1,68 @@
+# Two commands do everything: `make run` and `make test`. `make help` lists the rest.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SPACY_MODEL := build/spacy_model/meta.json
+MODEL := models/assistant.tar.gz
+RASA_INPUTS := config.yml $(wildcard domain/*.yml data/*/*.yml) content/safety_patterns.yml \
+               $(wildcard components/*.py)
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONWARNINGS := ignore::DeprecationWarning
+
+.PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
+
+$(INSTALLED): requirements.lock
+	@test -x $(BIN)/python || "$$(scripts/find_python.sh)" -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements.lock
+	@touch $@
+
+venv: $(INSTALLED) ## Create .venv with the exact versions in requirements.lock
+
+$(SPACY_MODEL): $(INSTALLED) content/medications.yml scripts/build_spacy_model.py
+	$(BIN)/python scripts/build_spacy_model.py
+
+spacy: $(SPACY_MODEL) ## Build the spaCy pipeline (tokenizer, lemmatizer, medication names)
+
+$(MODEL): $(SPACY_MODEL) $(RASA_INPUTS)
+	$(BIN)/rasa train -d domain --out models --fixed-model-name assistant
+	@touch $@
+
+train: $(MODEL) ## Train the model, only if data, domain, config or content changed
+
+run: $(MODEL) ## Set up, train if needed, serve REST at http://localhost:5005/webhooks/rest/webhook
+	scripts/serve.sh
+
+shell: $(MODEL) ## Chat with the assistant in this terminal
+	scripts/serve.sh shell
+
+lint: $(INSTALLED) ## ruff (lint and format) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy actions components scripts
+
+validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
+	scripts/validate.sh
+
+pytest: $(MODEL) ## Unit, data, NLU-quality, safety and end-to-end tests
+	$(BIN)/pytest
+
+test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
+	$(BIN)/rasa test core -m $(MODEL) --stories tests/test_stories.yml \
+	  --fail-on-prediction-errors --out results/stories
+
+test: lint validate pytest test-stories ## Everything: lint, validate, pytest, conversation tests
+
+evaluate: $(MODEL) ## Held-out NLU report: accuracy, macro-F1, worst intents, confusions, safety
+	$(BIN)/python scripts/evaluate.py --model $(MODEL)
+
+clean: ## Remove build output (venv kept)
+	rm -rf build models/*.tar.gz results

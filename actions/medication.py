@@ -1,0 +1,94 @@
+"""Answers a question about one medication, from the entity in the message or the one asked about before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.content import Content, Medication, buttons, fill, load_content, payload
+
+INTENT_QUESTIONS = {
+    "ask_med_helps": "helps",
+    "ask_med_risks": "risks",
+    "ask_med_stop_suddenly": "stop_suddenly",
+    "ask_med_what_is": "what_is",
+    "ask_med_how_works": "how_works",
+}
+QUESTION_INTENTS = {question: intent for intent, question in INTENT_QUESTIONS.items()}
+# Slots whose values (source titles, help lines) may appear as {placeholders} in answers.
+PLACEHOLDER_SLOTS = (
+    "source_valium",
+    "source_klonopin",
+    "helpline",
+    "treatment_locator",
+    "crisis_line",
+    "emergency_number",
+    "poison_control",
+)
+# People often name the opioid they use as context ("I'm on oxy, does valium help?"):
+# the medicine being asked about is then the other one.
+CONTEXT_COLUMNS = {"opioid", "heroin"}
+
+
+def pick_medication(tracker: Tracker, content: Content) -> Medication | None:
+    named = [
+        content.medications[e["value"]]
+        for e in tracker.latest_message.get("entities", [])
+        if e.get("entity") == "medication" and e.get("value") in content.medications
+    ]
+    if named:
+        asked = [m for m in named if m.column not in CONTEXT_COLUMNS]
+        return (asked or named)[0]
+    previous = tracker.get_slot("medication")
+    return content.medications.get(previous) if previous else None
+
+
+def pick_question(tracker: Tracker) -> str:
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    if intent in INTENT_QUESTIONS:
+        return INTENT_QUESTIONS[intent]
+    # "what about klonopin?" repeats the last medication question, by default "does it help".
+    previous = tracker.get_slot("med_question")
+    return previous if previous in QUESTION_INTENTS else "helps"
+
+
+def placeholder_values(tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+    """Slot values, falling back to the domain's initial values (e.g. for an older tracker)."""
+    slots = domain.get("slots", {})
+    return {
+        slot: tracker.get_slot(slot) or slots.get(slot, {}).get("initial_value") for slot in PLACEHOLDER_SLOTS
+    }
+
+
+class ActionAnswerMedication(Action):
+    def name(self) -> str:
+        return "action_answer_medication"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        content = load_content()
+        question = pick_question(tracker)
+        medication = pick_medication(tracker, content)
+        if medication is None:
+            ask = content.which_medication
+            dispatcher.utter_message(
+                text=ask["text"],
+                buttons=[
+                    {
+                        "title": content.medications[key].name,
+                        "payload": payload(QUESTION_INTENTS[question], key),
+                    }
+                    for key in ask["choices"]
+                ],
+            )
+            return [SlotSet("med_question", question)]
+
+        answer = content.answer(question, medication)
+        values = placeholder_values(tracker, domain)
+        values["medication"] = medication.name
+        dispatcher.utter_message(text=fill(answer["text"], values), buttons=buttons(answer.get("buttons")))
+        return [SlotSet("medication", medication.key), SlotSet("med_question", question)]

@@ -1,0 +1,65 @@
+"""Fallback: offer the likeliest questions as buttons, and route to human help when still unsure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.content import load_content, payload
+from actions.medication import pick_medication
+
+MAX_SUGGESTIONS = 3
+# Below this classifier confidence an intent is too unlikely to be worth offering.
+MIN_CONFIDENCE = 0.05
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def previous_user_intent(tracker: Tracker) -> str | None:
+    """Intent of the user message before the latest one, if any."""
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    return ((users[-2].get("parse_data") or {}).get("intent") or {}).get("name")
+
+
+class ActionSuggestQuestions(Action):
+    def name(self) -> str:
+        return "action_suggest_questions"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        content = load_content()
+        if previous_user_intent(tracker) == FALLBACK_INTENT:
+            # Suggestions were already offered and did not fit: a person can help more.
+            dispatcher.utter_message(response="utter_default")
+            return []
+
+        medication = pick_medication(tracker, content)
+        medication_name = medication.name if medication else "a benzodiazepine"
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        choices = [
+            r["name"]
+            for r in ranking
+            if r.get("name") in content.question_titles and r.get("confidence", 0) >= MIN_CONFIDENCE
+        ][:MAX_SUGGESTIONS]
+        if not choices:
+            dispatcher.utter_message(response="utter_default")
+            return []
+
+        suggestions = [
+            {
+                "title": content.question_titles[intent].replace("{medication}", medication_name),
+                "payload": payload(
+                    intent,
+                    medication.key if medication and intent.startswith("ask_med_") else None,
+                ),
+            }
+            for intent in choices
+        ]
+        suggestions.append({"title": content.suggestion_texts["none"], "payload": "/none_of_these"})
+        dispatcher.utter_message(text=content.suggestion_texts["prompt"], buttons=suggestions)
+        return []

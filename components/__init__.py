@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components: medication entities and the safety net."""

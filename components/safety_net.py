@@ -1,0 +1,178 @@
+"""Safety net: spaCy Matcher rules that force the crisis or dosing intent whatever the classifier said.
+
+It runs after the intent classifier and the FallbackClassifier. A CRISIS match always wins; a DOSING
+match wins over anything but crisis. Patterns live in a YAML file (content/safety_patterns.yml) and are
+stored in the trained model, so a model behaves the same wherever it is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+PATTERNS_FILE = "patterns.yml"
+# Label in the patterns file -> intent it forces. Order is priority: first match wins.
+DEFAULT_LABEL_INTENTS = {"CRISIS": "crisis", "DOSING": "ask_dosing"}
+# A match of NOT_<LABEL> (a figure of speech such as "dying of boredom") cancels the <LABEL>
+# matches it overlaps, and nothing else.
+VETO_PREFIX = "NOT_"
+# Token attributes whose values are words; YAML reads an unquoted yes/no/on/off there as a boolean.
+STRING_ATTRS = {"LOWER", "ORTH", "TEXT", "LEMMA", "NORM"}
+
+
+def load_patterns(path: Path) -> dict[str, list[list[dict[str, Any]]]]:
+    """Reads `{LABEL: [spaCy token pattern, ...]}` and checks its shape."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    patterns = data.get("patterns")
+    if not isinstance(patterns, dict) or not patterns:
+        raise ValueError(f"{path}: expected a non-empty 'patterns' mapping of LABEL -> list")
+    for label, rules in patterns.items():
+        if not isinstance(rules, list) or not all(isinstance(r, list) and r for r in rules):
+            raise ValueError(f"{path}: patterns.{label} must be a list of token patterns")
+        for rule in rules:
+            for token in rule:
+                for key, value in token.items():
+                    if key not in STRING_ATTRS:
+                        continue
+                    words = value.get("IN", []) if isinstance(value, dict) else [value]
+                    if any(isinstance(w, bool) for w in words):
+                        raise ValueError(
+                            f"{path}: patterns.{label} has a yes/no/on/off read as true/false: "
+                            f"quote it ({rule})"
+                        )
+    return patterns
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER,
+    is_trainable=True,
+    model_from="SpacyNLP",
+)
+class SafetyNet(GraphComponent):
+    """Overrides the predicted intent when a crisis or dosing pattern matches."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [SpacyNLP]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"patterns": "content/safety_patterns.yml", "intents": DEFAULT_LABEL_INTENTS}
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        # The patterns file is outside the training data: retrain when it changes.
+        path = Path(config.get("patterns", cls.get_default_config()["patterns"]))
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        patterns: dict[str, list[list[dict[str, Any]]]],
+        model_storage: ModelStorage,
+        resource: Resource,
+    ) -> None:
+        self._label_intents: dict[str, str] = dict(config["intents"])
+        self._patterns = patterns
+        self._model_storage = model_storage
+        self._resource = resource
+        self._matcher: Any = None
+        self._matcher_vocab: Any = None
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SafetyNet:
+        return cls(config, load_patterns(Path(config["patterns"])), model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SafetyNet:
+        with model_storage.read_from(resource) as directory:
+            patterns = load_patterns(directory / PATTERNS_FILE)
+        return cls(config, patterns, model_storage, resource)
+
+    def train(self, training_data: TrainingData, model: SpacyModel | None = None) -> Resource:
+        unknown = set(self._label_intents.values()) - set(training_data.intents)
+        if unknown:
+            raise ValueError(f"SafetyNet forces intents missing from the NLU data: {sorted(unknown)}")
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / PATTERNS_FILE).write_text(
+                yaml.safe_dump({"patterns": self._patterns}), encoding="utf-8"
+            )
+        return self._resource
+
+    def _matcher_for(self, vocab: Any) -> Any:
+        if self._matcher is None or self._matcher_vocab is not vocab:
+            from spacy.matcher import Matcher
+
+            matcher = Matcher(vocab)
+            for label, rules in self._patterns.items():
+                matcher.add(label, rules)
+            self._matcher, self._matcher_vocab = matcher, vocab
+        return self._matcher
+
+    def matched_labels(self, doc: Any) -> list[str]:
+        """Labels whose patterns match the doc, in priority order."""
+        matcher = self._matcher_for(doc.vocab)
+        matches = [(doc.vocab.strings[match_id], start, end) for match_id, start, end in matcher(doc)]
+        vetoes = [
+            (label[len(VETO_PREFIX) :], s, e) for label, s, e in matches if label.startswith(VETO_PREFIX)
+        ]
+        found = {
+            label
+            for label, start, end in matches
+            if not any(v == label and start < v_end and v_start < end for v, v_start, v_end in vetoes)
+        }
+        return [label for label in self._label_intents if label in found]
+
+    def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            if doc is None:
+                continue
+            labels = self.matched_labels(doc)
+            if labels:
+                self._force_intent(message, self._label_intents[labels[0]], labels[0])
+        return messages
+
+    @staticmethod
+    def _force_intent(message: Message, intent: str, label: str) -> None:
+        previous = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        if previous != intent:
+            logger.info("Safety net: %s pattern overrides intent '%s' with '%s'.", label, previous, intent)
+        forced = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent]
+        message.set(INTENT, forced, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [forced, *ranking], add_to_output=True)

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Starts the action server and the Rasa server in the foreground; Ctrl-C stops both.
+#   scripts/serve.sh          REST (and the other channels in credentials.yml) on $RASA_PORT
+#   scripts/serve.sh shell    a terminal chat instead of the server
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=.venv/bin
+MODEL=${MODEL:-models/assistant.tar.gz}
+RASA_HOST=${RASA_HOST:-127.0.0.1}
+RASA_PORT=${RASA_PORT:-5005}
+ACTIONS_PORT=${ACTIONS_PORT:-5055}
+
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+# The action server has no authentication: it listens on loopback only.
+SANIC_HOST=127.0.0.1 "$BIN/rasa" run actions --port "$ACTIONS_PORT" --actions actions --quiet &
+pids+=($!)
+
+if [ "${1:-}" = "shell" ]; then
+  "$BIN/rasa" shell -m "$MODEL" --endpoints endpoints.yml --quiet
+  exit 0
+fi
+
+"$BIN/rasa" run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" \
+  --endpoints endpoints.yml --credentials credentials.yml &
+pids+=($!)
+
+url="http://localhost:$RASA_PORT"
+for _ in $(seq 1 180); do
+  if curl -fsS "$url/" >/dev/null 2>&1; then
+    cat <<MSG
+
+  The assistant is ready.
+    Talk to it:  curl -s -XPOST $url/webhooks/rest/webhook \\
+                   -H 'Content-Type: application/json' \\
+                   -d '{"sender": "me", "message": "does valium help with opioid withdrawal"}'
+    Or in a terminal: make shell
+  Ctrl-C stops both servers.
+
+MSG
+    break
+  fi
+  if ! kill -0 "${pids[1]}" 2>/dev/null; then echo "The Rasa server exited; see the log above." >&2; exit 1; fi
+  sleep 1
+done
+wait -n "${pids[@]}"

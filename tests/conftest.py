@@ -1,0 +1,64 @@
+"""Shared fixtures: the domain as the action server receives it, fresh trackers, dispatchers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict[str, Any]:
+    from rasa.shared.core.domain import Domain
+
+    return Domain.load(str(ROOT / "domain")).as_dict()
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+@pytest.fixture
+def make_tracker(domain: dict[str, Any]):
+    """Builds a fresh Tracker for one latest user message (rasa-sdk tests/test_forms.py style)."""
+
+    def build(
+        intent: str,
+        entities: list[dict[str, Any]] | None = None,
+        slots: dict[str, Any] | None = None,
+        events: list[dict[str, Any]] | None = None,
+        ranking: list[dict[str, Any]] | None = None,
+        text: str = "",
+    ) -> Tracker:
+        initial = {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
+        latest = {
+            "text": text,
+            "intent": {"name": intent, "confidence": 1.0},
+            "entities": entities or [],
+            "intent_ranking": ranking or [{"name": intent, "confidence": 1.0}],
+        }
+        user_event = {"event": "user", "text": text, "parse_data": latest}
+        return Tracker(
+            sender_id="test",
+            slots={**initial, **(slots or {})},
+            latest_message=latest,
+            events=[*(events or []), user_event],
+            paused=False,
+            followup_action=None,
+            active_loop={},
+            latest_action_name="action_listen",
+        )
+
+    return build
+
+
+def medication(value: str) -> dict[str, Any]:
+    return {"entity": "medication", "value": value}

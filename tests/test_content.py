@@ -1,0 +1,178 @@
+"""Data invariants: no dose anywhere, every curated answer names its source, every intent has a rule
+and tests, every button leads somewhere real, every placeholder is filled."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from actions.content import PLACEHOLDER, load_content
+from actions.medication import PLACEHOLDER_SLOTS
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = load_content()
+CURATED_DOMAIN_FILES = ["withdrawal", "benzodiazepines", "treatment", "background"]
+DOSE = re.compile(
+    r"\d+(\.\d+)?\s*(mg|mcg|µg|milligram|microgram|ml|cc|pills?|tablets?|tabs?|doses?|times|x)\b"
+    r"|\b(once|twice|thrice|\w+ times) (a|per|each) (day|night|week|hour)"
+    r"|\bevery \d+ (hours?|days?)|\b\d+\s*(/|per) ?day\b|\bdose of \d",
+    re.IGNORECASE,
+)
+PAYLOAD = re.compile(r"^/(?P<intent>\w+)(?P<entities>\{.*\})?$")
+
+
+def read_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def domain_responses(files: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    responses: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((ROOT / "domain").glob("*.yml")):
+        if files is None or path.stem in files:
+            responses.update(read_yaml(path).get("responses") or {})
+    return responses
+
+
+def medication_answers() -> dict[str, dict[str, Any]]:
+    return {f"{q}.{c}": a for q, columns in CONTENT.answers.items() for c, a in columns.items()}
+
+
+def all_texts(domain: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every piece of text a user can be shown, with the slot values filled in."""
+    from rasa.core.nlg.interpolator import interpolate
+
+    values = {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
+    texts = []
+    for name, variations in domain_responses().items():
+        for variation in interpolate(copy.deepcopy(variations), values):
+            texts.append((name, variation.get("text", "")))
+            texts += [(name, b["title"]) for b in variation.get("buttons", [])]
+    for key, answer in medication_answers().items():
+        texts.append((key, answer["text"]))
+        texts += [(key, b["title"]) for b in answer.get("buttons", [])]
+    texts += [(intent, title) for intent, title in CONTENT.question_titles.items()]
+    texts.append(("which_medication", CONTENT.which_medication["text"]))
+    return texts
+
+
+def test_no_reply_states_a_dose_or_schedule(domain):
+    offenders = [(name, text) for name, text in all_texts(domain) if DOSE.search(text)]
+    assert offenders == []
+
+
+def test_the_dose_check_catches_doses():
+    for text in ["take 10mg", "2 pills twice a day", "0.5 mg every 8 hours", "three times a day"]:
+        assert DOSE.search(text), text
+
+
+def curated_answers() -> list[tuple[str, str]]:
+    answers = [
+        (name, variation["text"])
+        for name, variations in domain_responses(CURATED_DOMAIN_FILES).items()
+        for variation in variations
+    ]
+    return answers + [(key, a["text"]) for key, a in medication_answers().items()]
+
+
+@pytest.mark.parametrize(("name", "text"), curated_answers())
+def test_every_curated_answer_names_its_source(name, text):
+    last = text.strip().splitlines()[-1]
+    assert re.fullmatch(r"Sources?: \{source_(valium|klonopin)\}(; \{source_(valium|klonopin)\})?", last)
+
+
+@pytest.mark.parametrize(("name", "text"), curated_answers())
+def test_curated_answers_are_short_and_contain_no_numbers_but_timing(name, text):
+    body = text.strip().rsplit("\n", 1)[0]
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", body.strip()) if s]
+    assert 2 <= len(sentences) <= 5, sentences
+    assert re.findall(r"\d+", body.replace("12 hours", "")) == []
+
+
+def test_every_placeholder_has_a_value(domain):
+    slots = set(domain["slots"])
+    for name, variations in domain_responses().items():
+        for variation in variations:
+            assert set(PLACEHOLDER.findall(variation["text"])) <= slots, name
+    allowed = {*PLACEHOLDER_SLOTS, "medication"}
+    for key, answer in medication_answers().items():
+        assert set(PLACEHOLDER.findall(answer["text"])) <= allowed, key
+    assert set(PLACEHOLDER_SLOTS) <= slots
+
+
+def check_payload(payload: str, intents: set[str]) -> None:
+    match = PAYLOAD.match(payload)
+    assert match, payload
+    assert match["intent"] in intents, payload
+    if match["entities"]:
+        entities = json.loads(match["entities"])
+        assert set(entities) == {"medication"}, payload
+        assert entities["medication"] in CONTENT.medications, payload
+
+
+def test_every_button_leads_to_a_known_intent_and_medication(domain):
+    from rasa.core.nlg.interpolator import interpolate
+
+    intents = set(domain["intents"])
+    values = {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
+    for variations in domain_responses().values():
+        for variation in interpolate(copy.deepcopy(variations), values):
+            for button in variation.get("buttons", []):
+                check_payload(button["payload"], intents)
+    for answer in medication_answers().values():
+        for button in answer.get("buttons", []):
+            check_payload(button["payload"], intents)
+    assert set(CONTENT.question_titles) <= intents
+
+
+def rule_intents() -> set[str]:
+    intents = set()
+    for path in (ROOT / "data" / "rules").glob("*.yml"):
+        for rule in read_yaml(path)["rules"]:
+            intents |= {step["intent"] for step in rule["steps"] if "intent" in step}
+    return intents
+
+
+def story_intents(path: Path) -> set[str]:
+    intents = set()
+    for story in read_yaml(path)["stories"]:
+        intents |= {step["intent"] for step in story["steps"] if "intent" in step}
+    return intents
+
+
+def test_every_intent_has_a_rule(domain):
+    assert set(domain["intents"]) - rule_intents() == set()
+
+
+def test_every_intent_has_a_conversation_test_and_held_out_examples(domain):
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    intents = set(domain["intents"]) - {"nlu_fallback"}
+    assert intents - story_intents(ROOT / "tests" / "test_stories.yml") == set()
+    holdout = count_by_intent(load_data(str(ROOT / "tests" / "nlu_holdout.yml")).intent_examples)
+    assert {i for i in intents if holdout[i] < 5} == set()
+
+
+def count_by_intent(examples: list[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for example in examples:
+        counts[example.get("intent")] = counts.get(example.get("intent"), 0) + 1
+    return counts
+
+
+def test_held_out_phrasings_are_not_in_the_training_data():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    def norm(text: str) -> str:
+        return re.sub(r"\W+", " ", text.lower()).strip()
+
+    training = {norm(m.get("text")) for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
+    held_out = {
+        norm(m.get("text")) for m in load_data(str(ROOT / "tests" / "nlu_holdout.yml")).intent_examples
+    }
+    assert held_out & training == set()

@@ -1,0 +1,107 @@
+"""action_answer_medication: the answer for the medication named, or the one asked about before."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import medication
+from rasa_sdk.events import SlotSet
+
+from actions.content import fill, load_content
+from actions.medication import ActionAnswerMedication
+
+CONTENT = load_content()
+
+
+def run(make_tracker, dispatcher, domain, intent, **kwargs):
+    events = ActionAnswerMedication().run(dispatcher, make_tracker(intent, **kwargs), domain)
+    return events, dispatcher.messages
+
+
+@pytest.mark.parametrize(
+    ("intent", "entity", "question", "column"),
+    [
+        ("ask_med_helps", "valium", "helps", "valium"),
+        ("ask_med_risks", "klonopin", "risks", "klonopin"),
+        ("ask_med_stop_suddenly", "valium", "stop_suddenly", "valium"),
+        ("ask_med_what_is", "xanax", "what_is", "other_benzo"),
+        ("ask_med_how_works", "ativan", "how_works", "other_benzo"),
+        ("ask_med_helps", "oxycodone", "helps", "opioid"),
+        ("ask_med_what_is", "heroin", "what_is", "heroin"),
+        ("ask_med_helps", "buprenorphine", "helps", "buprenorphine"),
+    ],
+)
+def test_answers_for_the_named_medication(make_tracker, dispatcher, domain, intent, entity, question, column):
+    events, messages = run(make_tracker, dispatcher, domain, intent, entities=[medication(entity)])
+
+    expected = CONTENT.answers[question][column]
+    values = {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
+    values["medication"] = CONTENT.medications[entity].name
+    assert len(messages) == 1
+    text = messages[0]["text"]
+    assert text == fill(expected["text"], values)
+    assert "{" not in text, "every placeholder is filled"
+    assert "Source" in text
+    assert messages[0]["buttons"] == expected["buttons"]
+    assert events == [SlotSet("medication", entity), SlotSet("med_question", question)]
+
+
+def test_unnamed_benzo_answer_names_the_medicine_and_the_sources(make_tracker, dispatcher, domain):
+    _, messages = run(make_tracker, dispatcher, domain, "ask_med_helps", entities=[medication("xanax")])
+    text = messages[0]["text"]
+    assert "Xanax (alprazolam)" in text
+    assert "Valium" in text and "Klonopin" in text
+
+
+def test_follow_up_uses_the_medication_from_before(make_tracker, dispatcher, domain):
+    events, messages = run(make_tracker, dispatcher, domain, "ask_med_risks", slots={"medication": "valium"})
+    assert "Does Valium Help With Opioid Withdrawal" in messages[0]["text"]
+    assert events == [SlotSet("medication", "valium"), SlotSet("med_question", "risks")]
+
+
+def test_what_about_repeats_the_last_question_for_the_new_medication(make_tracker, dispatcher, domain):
+    events, messages = run(
+        make_tracker,
+        dispatcher,
+        domain,
+        "ask_what_about",
+        entities=[medication("klonopin")],
+        slots={"medication": "valium", "med_question": "risks"},
+    )
+    assert messages[0]["buttons"] == CONTENT.answers["risks"]["klonopin"]["buttons"]
+    assert events == [SlotSet("medication", "klonopin"), SlotSet("med_question", "risks")]
+
+
+def test_what_about_without_an_earlier_question_answers_whether_it_helps(make_tracker, dispatcher, domain):
+    events, _ = run(make_tracker, dispatcher, domain, "ask_what_about", entities=[medication("klonopin")])
+    assert events[-1] == SlotSet("med_question", "helps")
+
+
+def test_the_medicine_asked_about_wins_over_the_opioid_used(make_tracker, dispatcher, domain):
+    events, _ = run(
+        make_tracker,
+        dispatcher,
+        domain,
+        "ask_med_helps",
+        entities=[medication("oxycodone"), medication("valium")],
+    )
+    assert events[0] == SlotSet("medication", "valium")
+
+
+def test_no_medication_asks_which_with_buttons(make_tracker, dispatcher, domain):
+    events, messages = run(make_tracker, dispatcher, domain, "ask_med_risks")
+    assert messages[0]["text"] == CONTENT.which_medication["text"]
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert payloads[0] == '/ask_med_risks{"medication":"valium"}'
+    assert len(payloads) == len(CONTENT.which_medication["choices"])
+    assert events == [SlotSet("med_question", "risks")]
+
+
+def test_unknown_entity_value_is_ignored(make_tracker, dispatcher, domain):
+    _, messages = run(make_tracker, dispatcher, domain, "ask_med_helps", entities=[medication("aspirin")])
+    assert messages[0]["text"] == CONTENT.which_medication["text"]
+
+
+def test_placeholders_fall_back_to_the_domain_when_slots_are_empty(make_tracker, dispatcher, domain):
+    tracker = make_tracker("ask_med_helps", entities=[medication("valium")], slots={"source_valium": None})
+    ActionAnswerMedication().run(dispatcher, tracker, domain)
+    assert domain["slots"]["source_valium"]["initial_value"] in dispatcher.messages[0]["text"]

@@ -1,0 +1,80 @@
+"""action_suggest_questions: likely questions as buttons first, professional help when still unsure."""
+
+from __future__ import annotations
+
+from conftest import medication
+
+from actions.content import load_content
+from actions.suggestions import MAX_SUGGESTIONS, ActionSuggestQuestions
+
+CONTENT = load_content()
+
+
+def ranking(*pairs):
+    return [{"name": "nlu_fallback", "confidence": 0.5}] + [{"name": n, "confidence": c} for n, c in pairs]
+
+
+def test_offers_the_three_likeliest_questions_and_none_of_these(make_tracker, dispatcher, domain):
+    tracker = make_tracker(
+        "nlu_fallback",
+        ranking=ranking(
+            ("ask_withdrawal_timeline", 0.4),
+            ("greet", 0.3),  # small talk is never suggested
+            ("ask_withdrawal_symptoms", 0.2),
+            ("ask_detox_options", 0.1),
+            ("ask_support_groups", 0.08),
+        ),
+    )
+    events = ActionSuggestQuestions().run(dispatcher, tracker, domain)
+
+    assert events == []
+    [message] = dispatcher.messages
+    assert message["text"] == CONTENT.suggestion_texts["prompt"]
+    assert [b["payload"] for b in message["buttons"]] == [
+        "/ask_withdrawal_timeline",
+        "/ask_withdrawal_symptoms",
+        "/ask_detox_options",
+        "/none_of_these",
+    ]
+    assert len(message["buttons"]) == MAX_SUGGESTIONS + 1
+
+
+def test_medication_questions_carry_the_medication(make_tracker, dispatcher, domain):
+    tracker = make_tracker(
+        "nlu_fallback",
+        entities=[medication("klonopin")],
+        ranking=ranking(("ask_med_risks", 0.4), ("ask_benzo_opioid_mix", 0.3)),
+    )
+    ActionSuggestQuestions().run(dispatcher, tracker, domain)
+    first = dispatcher.messages[0]["buttons"][0]
+    assert first == {
+        "title": "What are the risks of Klonopin (clonazepam)?",
+        "payload": '/ask_med_risks{"medication":"klonopin"}',
+    }
+    assert dispatcher.messages[0]["buttons"][1]["payload"] == "/ask_benzo_opioid_mix"
+
+
+def test_unlikely_intents_are_not_offered(make_tracker, dispatcher, domain):
+    tracker = make_tracker("nlu_fallback", ranking=ranking(("ask_detox_options", 0.01)))
+    ActionSuggestQuestions().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_default"
+
+
+def test_still_not_understood_routes_to_professional_help(make_tracker, dispatcher, domain):
+    earlier = {"event": "user", "text": "hmm", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    tracker = make_tracker(
+        "nlu_fallback", events=[earlier], ranking=ranking(("ask_withdrawal_timeline", 0.4))
+    )
+    ActionSuggestQuestions().run(dispatcher, tracker, domain)
+    assert dispatcher.messages == [
+        {
+            "text": None,
+            "buttons": [],
+            "elements": [],
+            "custom": {},
+            "template": "utter_default",
+            "response": "utter_default",
+            "image": None,
+            "attachment": None,
+        }
+    ]
