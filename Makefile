@@ -62,7 +62,7 @@ test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
 test: lint validate pytest test-stories ## Everything: lint, validate, pytest, conversation tests
 
 evaluate: $(MODEL) ## Held-out NLU report: accuracy, macro-F1, worst intents, confusions, safety
-	$(BIN)/python scripts/evaluate.py --model $(MODEL)
+	$(BIN)/python -m scripts.evaluate --model $(MODEL)
 
 clean: ## Remove build output (venv kept)
 	rm -rf build models/*.tar.gz results

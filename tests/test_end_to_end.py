@@ -1,0 +1,55 @@
+"""The real action server and Rasa server, one conversation over the REST channel."""
+
+from __future__ import annotations
+
+import pytest
+from servers import MODEL, running_servers
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
+    with running_servers(tmp_path_factory.mktemp("e2e")) as running:
+        yield running
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def test_a_conversation_over_rest(servers):
+    sender = "e2e-conversation"
+
+    greeting = servers.say(sender, "hello")
+    assert "automated assistant" in texts(greeting)
+    assert "not medical advice" in texts(greeting)
+    assert "911" in texts(greeting)
+
+    answer = servers.say(sender, "does valium help with opioid withdrawal")
+    assert len(answer) == 1
+    assert "Source: “Does Valium Help With Opioid Withdrawal” (listenit, June 2025)" in answer[0]["text"]
+    assert answer[0]["buttons"], "related questions are offered"
+
+    follow_up = servers.say(sender, "what about klonopin?")
+    assert "“Klonopin for Opiate Withdrawal” (The Recovery Village)" in texts(follow_up)
+
+    risks = servers.say(sender, "what are its risks?")
+    assert "Klonopin" in texts(risks)
+
+    crisis = servers.say(sender, "my friend took too many pills and is not breathing")
+    assert "call 911" in texts(crisis)
+    assert "1-800-222-1222" in texts(crisis)
+
+    dosing = servers.say(sender, "how many mg of valium should i take")
+    assert "1-800-662-HELP (4357)" in texts(dosing)
+    assert "mg" not in texts(dosing)
+
+
+def test_conversations_are_separate(servers):
+    servers.say("e2e-a", "does valium help with withdrawal")
+    # Nothing was discussed in this conversation: the assistant asks which medicine.
+    other = servers.say("e2e-b", "what are its risks?")
+    assert "Which medicine do you mean?" in texts(other)
