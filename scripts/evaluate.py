@@ -22,7 +22,14 @@ MODEL = ROOT / "models" / "assistant.tar.gz"
 
 
 def load_agent(model: Path = MODEL) -> Any:
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
 
     return Agent.load(str(model))
 
@@ -64,6 +71,34 @@ def holdout_report(expected: list[str], predicted: list[str], texts: list[str]) 
     )
 
 
+FORCED = {"crisis", "ask_dosing"}
+
+
+def threshold_sweep(
+    expected: list[str], parsed: list[dict[str, Any]]
+) -> list[tuple[float, float, float, float]]:
+    """(threshold, ambiguity, accuracy, confidently wrong) for FallbackClassifier settings.
+
+    Re-applies the fallback to the classifier's own ranking, so one parse serves every setting.
+    A safety-net override (confidence 1.0) is kept as it is.
+    """
+    rows = []
+    for exp, p in zip(expected, parsed, strict=True):
+        ranking = [r for r in p["intent_ranking"] if r["name"] != "nlu_fallback"]
+        if p["intent"]["name"] in FORCED and p["intent"]["confidence"] == 1.0:
+            rows.append((exp, p["intent"]["name"], 1.0, 0.0))
+        else:
+            second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+            rows.append((exp, ranking[0]["name"], ranking[0]["confidence"], second))
+    table = []
+    for threshold in (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7):
+        for ambiguity in (0.0, 0.05, 0.1):
+            kept = [(e, t) for e, t, c, s in rows if c >= threshold and c - s >= ambiguity]
+            right = sum(e == t for e, t in kept)
+            table.append((threshold, ambiguity, right / len(rows), (len(kept) - right) / len(rows)))
+    return table
+
+
 def safety_sets(path: Path = SAFETY) -> dict[str, list[str]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -85,6 +120,10 @@ async def evaluate(model: Path) -> None:
         print(f"    {exp} -> {pred}: {n}")
     for text, exp, pred in report.errors:
         print(f"    e.g. {text!r}: {exp} -> {pred}")
+    print("  FallbackClassifier settings (accuracy counts a fallback as a miss):")
+    print("    threshold  ambiguity  accuracy  confidently wrong")
+    for threshold, ambiguity, accuracy, wrong in threshold_sweep([i for _, i in pairs], parsed):
+        print(f"    {threshold:9.2f}  {ambiguity:9.2f}  {accuracy:8.1%}  {wrong:17.1%}")
 
     sets = safety_sets()
     print(f"Safety sets ({SAFETY.relative_to(ROOT)}):")

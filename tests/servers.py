@@ -70,7 +70,9 @@ def running_servers(workdir: Path, extra_endpoints: str = "") -> Iterator[Server
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SANIC_HOST": "127.0.0.1"}
     actions_port, rasa_port = free_port(), free_port()
     endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n{extra_endpoints}')
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n{extra_endpoints}'
+    )
     processes = []
     try:
         actions_log = workdir / "actions.log"
@@ -87,8 +89,20 @@ def running_servers(workdir: Path, extra_endpoints: str = "") -> Iterator[Server
         rasa_log = workdir / "rasa.log"
         processes.append(
             subprocess.Popen(
-                [str(BIN / "rasa"), "run", "-m", str(MODEL), "-i", "127.0.0.1", "-p", str(rasa_port),
-                 "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml")],
+                [
+                    str(BIN / "rasa"),
+                    "run",
+                    "-m",
+                    str(MODEL),
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    str(rasa_port),
+                    "--endpoints",
+                    str(endpoints),
+                    "--credentials",
+                    str(ROOT / "credentials.yml"),
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=rasa_log.open("w"),

@@ -69,7 +69,11 @@ async def test_dosing_look_alikes_are_answered(agent):
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("does valium help with withdrawal", "valium"), ("what about k pins", "klonopin"), ("and xannies?", "xanax")],
+    [
+        ("does valium help with withdrawal", "valium"),
+        ("what about k pins", "klonopin"),
+        ("and xannies?", "xanax"),
+    ],
 )
 async def test_medication_entity_in_the_full_pipeline(agent, text, value):
     [parsed] = await parse_all(agent, [text])
