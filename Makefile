@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate clean
+.PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate purge clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -47,7 +47,7 @@ shell: $(MODEL) ## Chat with the assistant in this terminal
 lint: $(INSTALLED) ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy actions components scripts
+	$(BIN)/mypy actions components channels serving scripts
 
 validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
 	scripts/validate.sh
@@ -63,6 +63,9 @@ test: lint validate pytest test-stories ## Everything: lint, validate, pytest, c
 
 evaluate: $(MODEL) ## Held-out NLU report: accuracy, macro-F1, worst intents, confusions, safety
 	$(BIN)/python -m scripts.evaluate --model $(MODEL)
+
+purge: $(INSTALLED) ## Delete conversations older than the retention period (endpoints.yml)
+	$(BIN)/python -m scripts.purge_conversations --endpoints endpoints.yml
 
 clean: ## Remove build output (venv kept)
 	rm -rf build models/*.tar.gz results

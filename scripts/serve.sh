@@ -19,6 +19,11 @@ stop() {
 }
 trap stop EXIT INT TERM
 
+# Conversations are stored under var/ (endpoints.yml). Request bodies over 1 MB get 413 before
+# they are read; messages are then cut to the channel's limit (credentials.yml).
+mkdir -p var
+export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1000000}
+
 # The action server has no authentication: it listens on loopback only.
 SANIC_HOST=127.0.0.1 "$BIN/rasa" run actions --port "$ACTIONS_PORT" --actions actions --quiet &
 pids+=($!)

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +54,7 @@ def stop(process: subprocess.Popen) -> None:
 class Servers:
     rasa_url: str
     actions_url: str
+    log: Path
 
     def say(self, sender: str, message: str) -> list[dict]:
         response = requests.post(
@@ -65,56 +66,63 @@ class Servers:
         return response.json()
 
 
+def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
 @contextmanager
-def running_servers(workdir: Path, extra_endpoints: str = "") -> Iterator[Servers]:
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SANIC_HOST": "127.0.0.1"}
-    actions_port, rasa_port = free_port(), free_port()
+def running_servers(
+    workdir: Path,
+    extra_endpoints: str = "",
+    actions: bool = True,
+    credentials: Path = ROOT / "credentials.yml",
+    rasa_port: int | None = None,
+    rasa_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Servers]:
+    """The action server and Rasa server as `make run` starts them, on free loopback ports.
+
+    `extra_endpoints` is appended to the endpoints file (e.g. a tracker store); `actions=False`
+    leaves the action server down (its port stays closed); a fixed `rasa_port` allows a restart;
+    `rasa_args` go to `rasa run` as they are (e.g. `--cors <origin>` for the widget); `extra_env` is
+    added to both servers' environment (e.g. the variables a credentials file reads).
+    """
+    env = {
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SANIC_HOST": "127.0.0.1",
+        "SANIC_REQUEST_MAX_SIZE": "1000000",
+        **(extra_env or {}),
+    }
+    actions_port, rasa_port = free_port(), rasa_port or free_port()
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n{extra_endpoints}'
     )
+    actions_url = f"http://127.0.0.1:{actions_port}"
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    actions_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     processes = []
     try:
-        actions_log = workdir / "actions.log"
-        processes.append(
-            subprocess.Popen(
-                [str(BIN / "rasa"), "run", "actions", "--port", str(actions_port), "--actions", "actions"],
-                cwd=ROOT,
-                env=env,
-                stdout=actions_log.open("w"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-        rasa_log = workdir / "rasa.log"
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(BIN / "rasa"),
-                    "run",
-                    "-m",
-                    str(MODEL),
-                    "-i",
-                    "127.0.0.1",
-                    "-p",
-                    str(rasa_port),
-                    "--endpoints",
-                    str(endpoints),
-                    "--credentials",
-                    str(ROOT / "credentials.yml"),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=rasa_log.open("w"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-        actions_url = f"http://127.0.0.1:{actions_port}"
-        rasa_url = f"http://127.0.0.1:{rasa_port}"
-        wait_until_up(f"{actions_url}/health", processes[0], actions_log)
-        wait_until_up(f"{rasa_url}/", processes[1], rasa_log)
-        yield Servers(rasa_url=rasa_url, actions_url=actions_url)
+        if actions:
+            command = [
+                str(BIN / "rasa"),
+                "run",
+                "actions",
+                "--port",
+                str(actions_port),
+                "--actions",
+                "actions",
+            ]
+            processes.append(start(command, actions_log, env))
+            wait_until_up(f"{actions_url}/health", processes[-1], actions_log)
+        command = [str(BIN / "rasa"), "run", "-m", str(MODEL), "-i", "127.0.0.1", "-p", str(rasa_port),
+                   "--endpoints", str(endpoints), "--credentials", str(credentials), *rasa_args]  # fmt: skip
+        processes.append(start(command, rasa_log, env))
+        wait_until_up(f"{rasa_url}/", processes[-1], rasa_log)
+        yield Servers(rasa_url=rasa_url, actions_url=actions_url, log=rasa_log)
     finally:
         for process in reversed(processes):
             stop(process)

@@ -1,0 +1,1 @@
+"""Input channels: the hardened public endpoints and the messaging-platform adapters."""

@@ -1,0 +1,87 @@
+"""SQL tracker store that redacts personal details, keeps conversations a limited time, and never
+silently loses a conversation when the database is down.
+
+Rasa wraps every tracker store in a FailSafeTrackerStore that, on any Exception, starts an empty
+conversation or keeps it in memory only. That would quietly drop a person's conversation, so errors
+of the database are raised as `ConversationStoreUnavailable`, which is not an `Exception` and goes
+past that wrapper to our channels, which answer with a clear 503.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import sqlalchemy.exc
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from serving.redaction import redact_user_event
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_DAYS = 30
+
+
+class ConversationStoreUnavailable(BaseException):
+    """The conversation database cannot be reached; nothing was read or written."""
+
+
+class PrivateSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, retention_days: int = DEFAULT_RETENTION_DAYS, **kwargs: Any) -> None:
+        self.retention_days = int(retention_days)
+        super().__init__(*args, **kwargs)
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        try:
+            return await super().retrieve(sender_id)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            raise self._unavailable("read", error) from error
+
+    async def retrieve_full_tracker(self, sender_id: str) -> DialogueStateTracker | None:
+        try:
+            return await super().retrieve_full_tracker(sender_id)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            raise self._unavailable("read", error) from error
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """As SQLTrackerStore.save, but user text is redacted before it reaches the database."""
+        try:
+            with self.session_scope() as session:
+                for event in self._additional_events(session, tracker):
+                    data = redact_user_event(event.as_dict())
+                    session.add(
+                        self.SQLEvent(
+                            sender_id=tracker.sender_id,
+                            type_name=event.type_name,
+                            timestamp=data.get("timestamp"),
+                            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                            action_name=data.get("name"),
+                            data=json.dumps(data),
+                        )
+                    )
+                session.commit()
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            raise self._unavailable("write", error) from error
+
+    def purge_older_than(self, days: int | None = None) -> int:
+        """Deletes every event older than `days` (default: the configured retention); returns how many."""
+        days = self.retention_days if days is None else days
+        cutoff = time.time() - days * 86400
+        with self.session_scope() as session:
+            deleted = (
+                session.query(self.SQLEvent)
+                .filter(self.SQLEvent.timestamp < cutoff)
+                .delete(synchronize_session=False)
+            )
+            session.commit()
+        return int(deleted)
+
+    @staticmethod
+    def _unavailable(what: str, error: Exception) -> ConversationStoreUnavailable:
+        # The error class only: its text can contain the SQL and the message being stored.
+        logger.error("Conversation database unavailable (%s failed: %s).", what, type(error).__name__)
+        return ConversationStoreUnavailable(f"conversation database unavailable ({what})")
