@@ -15,13 +15,14 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate purge clean
+.PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate audit purge clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
 
 $(INSTALLED): requirements.lock
 	@test -x $(BIN)/python || "$$(scripts/find_python.sh)" -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet pip==24.0
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements.lock
 	@touch $@
 
@@ -63,6 +64,11 @@ test: lint validate pytest test-stories ## Everything: lint, validate, pytest, c
 
 evaluate: $(MODEL) ## Held-out NLU report: accuracy, macro-F1, worst intents, confusions, safety
 	$(BIN)/python -m scripts.evaluate --model $(MODEL)
+
+audit: ## Check the locked dependencies for known vulnerabilities (pip-audit, own venv)
+	@test -x .venv-audit/bin/pip-audit || { "$$(scripts/find_python.sh)" -m venv .venv-audit && \
+	  .venv-audit/bin/pip install --disable-pip-version-check --quiet pip-audit==2.10.1; }
+	.venv-audit/bin/pip-audit -r requirements.lock --no-deps --disable-pip --progress-spinner off
 
 purge: $(INSTALLED) ## Delete conversations older than the retention period (endpoints.yml)
 	$(BIN)/python -m scripts.purge_conversations --endpoints endpoints.yml

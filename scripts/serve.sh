@@ -11,6 +11,17 @@ RASA_HOST=${RASA_HOST:-127.0.0.1}
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 
+# Rasa's HTTP API (model, tracker, event endpoints) stays off unless RASA_ENABLE_API=true, and
+# then only with a JWT secret: an open API lets anyone read every conversation.
+api_args=()
+if [ "${RASA_ENABLE_API:-false}" = "true" ]; then
+  if [ -z "${RASA_JWT_SECRET:-}" ]; then
+    echo "RASA_ENABLE_API=true needs RASA_JWT_SECRET (clients send 'Authorization: Bearer <JWT>')." >&2
+    exit 2
+  fi
+  api_args=(--enable-api --jwt-secret "$RASA_JWT_SECRET" --jwt-method HS256)
+fi
+
 pids=()
 stop() {
   trap - EXIT INT TERM
@@ -33,7 +44,7 @@ if [ "${1:-}" = "shell" ]; then
   exit 0
 fi
 
-"$BIN/rasa" run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" \
+"$BIN/rasa" run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" "${api_args[@]}" \
   --endpoints endpoints.yml --credentials credentials.yml &
 pids+=($!)
 
