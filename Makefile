@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SPACY_MODEL := build/spacy_model/meta.json
 MODEL := models/assistant.tar.gz
+WIDGET_JS := widget/dist/rasa-widget.js
+WIDGET_DEPS := widget/node_modules/.package-lock.json
+WIDGET_HELP := widget/build/help.json
 RASA_INPUTS := config.yml $(wildcard domain/*.yml data/*/*.yml) content/safety_patterns.yml \
                $(wildcard components/*.py)
 
@@ -16,6 +19,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate audit purge clean
+.PHONY: widget widget-test chromium
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -39,7 +43,27 @@ $(MODEL): $(SPACY_MODEL) $(RASA_INPUTS)
 
 train: $(MODEL) ## Train the model, only if data, domain, config or content changed
 
-run: $(MODEL) ## Set up, train if needed, serve REST at http://localhost:5005/webhooks/rest/webhook
+# No install scripts run: esbuild's binary comes as a package of its own (@esbuild/<platform>).
+$(WIDGET_DEPS): widget/package.json widget/package-lock.json
+	cd widget && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+# The "Get help now" numbers come from domain/resources.yml, built into the widget.
+$(WIDGET_HELP): domain/resources.yml widget/help_panel.yml scripts/build_widget_help.py | $(INSTALLED)
+	$(BIN)/python -m scripts.build_widget_help
+
+$(WIDGET_JS): $(WIDGET_DEPS) $(WIDGET_HELP) widget/build.mjs $(wildcard widget/src/*)
+	cd widget && npm run --silent build
+
+widget: $(WIDGET_JS) ## Build the website chat widget, one file: widget/dist/rasa-widget.js
+
+widget-test: $(WIDGET_DEPS) ## Unit tests of the widget's JavaScript (node --test)
+	cd widget && npm test --silent
+
+chromium: ## Install Debian's Chromium for the browser tests, if missing
+	scripts/ensure_chromium.sh
+
+run: $(MODEL) $(WIDGET_JS) ## Set up, train if needed, serve at :5005 (widget demo :8080); CREDENTIALS=credentials.messaging.yml adds messaging apps
 	scripts/serve.sh
 
 shell: $(MODEL) ## Chat with the assistant in this terminal
@@ -53,14 +77,14 @@ lint: $(INSTALLED) ## ruff (lint and format) and mypy
 validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
 	scripts/validate.sh
 
-pytest: $(MODEL) ## Unit, data, NLU-quality, safety and end-to-end tests
+pytest: $(MODEL) $(WIDGET_JS) chromium ## Unit, data, NLU-quality, safety, end-to-end and browser tests
 	$(BIN)/pytest
 
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
 	$(BIN)/rasa test core -m $(MODEL) --stories tests/test_stories.yml \
 	  --fail-on-prediction-errors --out results/stories
 
-test: lint validate pytest test-stories ## Everything: lint, validate, pytest, conversation tests
+test: lint validate widget-test pytest test-stories ## Everything: lint, validate, widget unit tests, pytest, conversation tests
 
 evaluate: $(MODEL) ## Held-out NLU report: accuracy, macro-F1, worst intents, confusions, safety
 	$(BIN)/python -m scripts.evaluate --model $(MODEL)
@@ -74,4 +98,4 @@ purge: $(INSTALLED) ## Delete conversations older than the retention period (end
 	$(BIN)/python -m scripts.purge_conversations --endpoints endpoints.yml
 
 clean: ## Remove build output (venv kept)
-	rm -rf build models/*.tar.gz results
+	rm -rf build models/*.tar.gz results widget/build widget/dist

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel
+from rasa.core.channels.channel import InputChannel, decode_bearer_token
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
@@ -15,6 +16,13 @@ from channels.guard import Guard, OnNewMessage
 from channels.inbound import BadRequest, check_sender
 
 logger = logging.getLogger(__name__)
+
+
+def allowed_origins() -> set[str]:
+    """Web pages that may open the socket (WIDGET_ORIGIN, space-separated); empty: any page."""
+    return set(os.environ.get("WIDGET_ORIGIN", "").split())
+
+
 GUARD_KEYS = ("max_message_chars", "messages_per_minute", "in_flight_per_sender")
 
 
@@ -40,6 +48,20 @@ class SafeSocketIOInput(SocketIOInput):
             await sio.emit("invalid_message", {"error": reason.message, "status": reason.status}, room=sid)
 
         # Replaces Rasa's handlers for these events (python-socketio keeps one handler per event).
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
+            # Rasa turns engine.io's own origin check off (cors_allowed_origins=[]), and --cors only
+            # covers HTTP polling, so a WebSocket from any page would be accepted.
+            origin = environ.get("HTTP_ORIGIN")
+            allowed = allowed_origins()
+            if origin and allowed and origin not in allowed:
+                logger.warning("socket.io connection from a page not in WIDGET_ORIGIN was refused.")
+                return False
+            if self.jwt_key:
+                token = (auth or {}).get("token")
+                return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
+            return True
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any) -> None:
             import uuid

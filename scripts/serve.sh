@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the action server and the Rasa server in the foreground; Ctrl-C stops both.
 #   scripts/serve.sh          REST (and the other channels in credentials.yml) on $RASA_PORT
+#   CREDENTIALS=credentials.messaging.yml scripts/serve.sh   also the messaging platforms (docs/channels.md)
 #   scripts/serve.sh shell    a terminal chat instead of the server
+# It also serves the website chat widget's demo page on $WIDGET_PORT (make widget builds the widget).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,14 @@ MODEL=${MODEL:-models/assistant.tar.gz}
 RASA_HOST=${RASA_HOST:-127.0.0.1}
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
+CREDENTIALS=${CREDENTIALS:-credentials.yml}
+WIDGET_PORT=${WIDGET_PORT:-8080}
+# The web pages allowed to talk to Rasa from a browser (CORS): the demo page, or your site's
+# origin(s), space-separated.
+export WIDGET_ORIGIN=${WIDGET_ORIGIN:-http://localhost:$WIDGET_PORT}
+
+# Before starting anything: every ${VAR} the credentials file uses must be set (names them all).
+if [ "${1:-}" != "shell" ]; then "$BIN/python" scripts/check_credentials.py "$CREDENTIALS"; fi
 
 # Rasa's HTTP API (model, tracker, event endpoints) stays off unless RASA_ENABLE_API=true, and
 # then only with a JWT secret: an open API lets anyone read every conversation.
@@ -44,11 +54,14 @@ if [ "${1:-}" = "shell" ]; then
   exit 0
 fi
 
+read -r -a cors_origins <<<"$WIDGET_ORIGIN"
 "$BIN/rasa" run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" "${api_args[@]}" \
-  --endpoints endpoints.yml --credentials credentials.yml &
+  --endpoints endpoints.yml --credentials "$CREDENTIALS" --cors "${cors_origins[@]}" &
 pids+=($!)
 
 url="http://localhost:$RASA_PORT"
+"$BIN/python" -m scripts.serve_widget_demo --host "$RASA_HOST" --port "$WIDGET_PORT" --rasa-url "$url" &
+pids+=($!)
 for _ in $(seq 1 180); do
   if curl -fsS "$url/" >/dev/null 2>&1; then
     cat <<MSG
@@ -58,7 +71,8 @@ for _ in $(seq 1 180); do
                    -H 'Content-Type: application/json' \\
                    -d '{"sender": "me", "message": "does valium help with opioid withdrawal"}'
     Or in a terminal: make shell
-  Ctrl-C stops both servers.
+    Website chat (demo page with the widget): http://localhost:$WIDGET_PORT
+  Ctrl-C stops the servers.
 
 MSG
     break

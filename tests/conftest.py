@@ -62,3 +62,16 @@ def make_tracker(domain: dict[str, Any]):
 
 def medication(value: str) -> dict[str, Any]:
     return {"entity": "medication", "value": value}
+
+
+@pytest.fixture(scope="session")
+def messaging(tmp_path_factory):
+    """One real Rasa + action server with credentials.messaging.yml, shared by tests/test_channels_*.py:
+    the platforms' send APIs and the callback receiver are local stand-ins (tests/channel_harness.py)."""
+    from channel_harness import messaging_servers
+    from servers import MODEL
+
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
+    with messaging_servers(tmp_path_factory.mktemp("messaging")) as running:
+        yield running

@@ -161,3 +161,20 @@ async def test_socketio_rejects_malformed_events_and_answers_valid_ones(servers)
         assert kind == "bot" and "Klonopin" in data["text"]
     finally:
         await client.disconnect()
+
+
+async def test_websockets_only_from_the_allowed_page(tmp_path):
+    """engine.io's WebSocket handshake carries the page's Origin: only WIDGET_ORIGIN may connect."""
+    import websockets
+
+    allowed = "http://localhost:8080"
+    with running_servers(tmp_path, actions=False, extra_env={"WIDGET_ORIGIN": allowed}) as servers:
+        url = servers.rasa_url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+        async with websockets.connect(url, origin=allowed) as socket:
+            assert (await asyncio.wait_for(socket.recv(), 30)).startswith("0")  # engine.io open
+            await socket.send("40")  # socket.io connect
+            assert (await asyncio.wait_for(socket.recv(), 30)).startswith("40")
+        async with websockets.connect(url, origin="http://evil.example") as socket:
+            await asyncio.wait_for(socket.recv(), 30)
+            await socket.send("40")
+            assert (await asyncio.wait_for(socket.recv(), 30)).startswith("44"), "connect refused"

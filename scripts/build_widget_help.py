@@ -1,0 +1,58 @@
+"""Writes the widget's "Get help now" content from domain/resources.yml, the one place numbers live."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+RESOURCES = ROOT / "domain" / "resources.yml"
+PANEL = ROOT / "widget" / "help_panel.yml"
+OUT = ROOT / "widget" / "build" / "help.json"
+
+# A standalone three-digit number in a help resource is a short dialling code (988, 911): the widget
+# turns exactly these into tel: links, so no code is hard-coded in JavaScript.
+SHORT_CODE = re.compile(r"(?<![\w-])\d{3}(?![\w-])")
+
+
+def resource_values(resources: dict[str, Any]) -> dict[str, str]:
+    return {name: str(spec["initial_value"]) for name, spec in resources["slots"].items()}
+
+
+def placeholders(template: str) -> list[str]:
+    return [field for _, field, _, _ in string.Formatter().parse(template) if field]
+
+
+def help_content(resources: dict[str, Any], panel: dict[str, Any]) -> dict[str, Any]:
+    values = resource_values(resources)
+    used: list[str] = []
+    lines = []
+    for template in panel["lines"]:
+        names = placeholders(template)
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise KeyError(f"{PANEL.name}: {missing} not in {RESOURCES.name}")
+        used += names
+        lines.append(template.format(**values))
+    short_codes = sorted({code for name in used for code in SHORT_CODE.findall(values[name])})
+    return {"button": panel["button"], "title": panel["title"], "lines": lines, "shortCodes": short_codes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    resources = yaml.safe_load(RESOURCES.read_text(encoding="utf-8"))
+    content = help_content(resources, yaml.safe_load(PANEL.read_text(encoding="utf-8")))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(content, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+"""The website widget in a real browser (Debian's Chromium via Playwright) against the real servers.
+
+Screenshots go to results/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from playwright.sync_api import expect, sync_playwright
+from servers import MODEL, ROOT, Servers, free_port, running_servers
+
+from scripts.build_widget_help import help_content, resource_values
+from scripts.serve_widget_demo import WIDGET_JS, DemoServer
+
+pytestmark = [pytest.mark.server, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "results" / "screenshots"
+TITLE = "Withdrawal & benzos FAQ"  # widget/demo/index.html
+REPLY_TIMEOUT_MS = 60_000
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 360, "height": 740}
+
+
+class Site:
+    """The action and Rasa servers (CORS for the demo origin only) and the demo page, restartable."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.demo_port, self.rasa_port = free_port(), free_port()
+        self.origin = f"http://127.0.0.1:{self.demo_port}"
+        self.stack = ExitStack()
+        self.servers = self._start_servers()
+        self.demo = DemoServer(("127.0.0.1", self.demo_port), self.servers.rasa_url)
+        threading.Thread(target=self.demo.serve_forever, daemon=True).start()
+
+    def _start_servers(self) -> Servers:
+        return self.stack.enter_context(
+            running_servers(
+                self.workdir,
+                rasa_port=self.rasa_port,
+                rasa_args=["--cors", self.origin],
+                extra_env={"WIDGET_ORIGIN": self.origin},
+            )
+        )
+
+    def stop_servers(self) -> None:
+        self.stack.close()
+
+    def start_servers(self) -> None:
+        self.stack = ExitStack()
+        self.servers = self._start_servers()
+
+    def close(self) -> None:
+        self.demo.shutdown()
+        self.demo.server_close()
+        self.stack.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Site]:
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
+    if not WIDGET_JS.exists():
+        pytest.fail(f"{WIDGET_JS} is missing: run `make widget` (make test does)")
+    running = Site(tmp_path_factory.mktemp("widget"))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (make test does)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Page:
+    """One browser tab on the demo page, with what it said to the console and in dialogs."""
+
+    def __init__(
+        self, browser: Any, site: Site, viewport: dict[str, int], init_script: str = "", **options: Any
+    ) -> None:
+        self.context = browser.new_context(viewport=viewport, **options)
+        self.context.set_default_timeout(15_000)
+        if init_script:
+            self.context.add_init_script(init_script)
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.websockets: list[str] = []
+        self.page.on("dialog", self._on_dialog)
+        self.page.on("websocket", lambda socket: self.websockets.append(socket.url))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(site.origin + "/")
+
+    def _on_dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    @property
+    def log(self) -> Any:
+        return self.page.get_by_role("log")
+
+    def bot_messages(self) -> Any:
+        return self.page.locator(".message.bot")
+
+    def open_chat(self) -> None:
+        self.page.get_by_role("button", name=TITLE).click()
+        # The assistant's own greeting (initPayload /greet) ends with its first quick replies.
+        expect(self.page.get_by_role("group", name="Suggested replies")).to_be_visible(
+            timeout=REPLY_TIMEOUT_MS
+        )
+
+    def ask(self, text: str) -> None:
+        replies_before = self.bot_messages().count()
+        self.page.get_by_role("textbox", name="Type your question").fill(text)
+        self.page.keyboard.press("Enter")
+        expect(self.bot_messages()).not_to_have_count(replies_before, timeout=REPLY_TIMEOUT_MS)
+
+    def screenshot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def desktop(browser, site) -> Iterator[Page]:
+    tab = Page(browser, site, DESKTOP)
+    yield tab
+    tab.close()
+    assert not tab.errors, tab.errors
+
+
+@pytest.fixture
+def phone(browser, site) -> Iterator[Page]:
+    tab = Page(browser, site, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    yield tab
+    tab.close()
+    assert not tab.errors, tab.errors
+
+
+def answer_start(question: str, medication: str) -> str:
+    """The first words of a curated answer, from the content file the action server uses."""
+    answers = load_yaml(ROOT / "content" / "medication_answers.yml")
+    return answers["answers"][question][medication]["text"].split(",")[0]
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def resources() -> dict[str, str]:
+    return resource_values(load_yaml(ROOT / "domain" / "resources.yml"))
+
+
+def expected_help() -> dict[str, Any]:
+    """What the help panel must show: built from domain/resources.yml as `make widget` does."""
+    panel = load_yaml(ROOT / "widget" / "help_panel.yml")
+    return help_content(load_yaml(ROOT / "domain" / "resources.yml"), panel)
+
+
+def test_sourced_answer_typing_indicator_and_quick_reply(desktop: Page):
+    page = desktop.page
+    desktop.open_chat()
+    expect(desktop.log).to_contain_text("not medical advice")
+    # Record whether the typing indicator ever shows, however fast the reply comes.
+    page.evaluate(
+        """() => {
+          const typing = document.querySelector('[data-rasa-widget]').shadowRoot.querySelector('.typing');
+          window.typingShown = false;
+          new MutationObserver(() => { if (!typing.hidden) window.typingShown = true; })
+            .observe(typing, { attributes: true });
+        }"""
+    )
+
+    desktop.ask("does valium help with withdrawal")
+    expect(desktop.log).to_contain_text(answer_start("helps", "valium"))
+    expect(desktop.log).to_contain_text("Source: " + resources()["source_valium"])
+    assert page.evaluate("window.typingShown") is True
+    # socket.io-client 4 and Rasa's python-socketio 5 agree on the protocol: long-polling, then
+    # the upgrade to a WebSocket.
+    assert any("/socket.io/" in url and "transport=websocket" in url for url in desktop.websockets)
+    expect(page.locator(".typing")).to_be_hidden()
+    desktop.screenshot("desktop-answer")
+
+    replies = page.get_by_role("group", name="Suggested replies")
+    replies.get_by_role("button", name="What are the risks?").click()
+    # The title is shown as the person's message, the payload answered by the assistant.
+    expect(page.locator(".message.user .text").last).to_have_text("What are the risks?")
+    expect(desktop.log).not_to_contain_text('ask_med_risks{"medication":"valium"}')
+    expect(desktop.log).to_contain_text(answer_start("risks", "valium"), timeout=REPLY_TIMEOUT_MS)
+    expect(replies.get_by_role("button", name="What are the risks?")).to_have_count(0)
+    desktop.screenshot("desktop-quick-reply")
+
+
+def test_history_survives_a_reload_in_session_storage_only(desktop: Page):
+    page = desktop.page
+    desktop.open_chat()
+    desktop.ask("does valium help with withdrawal")
+    expect(desktop.log).to_contain_text("Source:")
+    before = desktop.log.inner_text()
+
+    page.reload()
+    expect(desktop.log).to_be_visible()  # the panel stays open
+    assert desktop.log.inner_text() == before
+    stored = page.evaluate("Object.keys(sessionStorage)")
+    assert len(stored) == 1 and stored[0].startswith("rasa-widget:")
+    assert page.evaluate("localStorage.length") == 0
+
+    # Same session on the server too: "its" still means Valium.
+    desktop.ask("what are its risks?")
+    expect(desktop.log).to_contain_text(answer_start("risks", "valium"))
+    # A new tab is a new, empty conversation.
+    other = desktop.context.new_page()
+    other.goto(page.url)
+    assert other.evaluate("sessionStorage.length") == 0
+
+
+def test_get_help_now_without_typing(desktop: Page):
+    page = desktop.page
+    help_button = page.get_by_role("button", name="Get help now")
+    expect(help_button).to_be_visible()
+    help_button.click()
+
+    panel = page.get_by_role("region", name=expected_help()["title"])
+    expect(panel).to_be_visible()
+    items = panel.get_by_role("listitem")
+    expect(items).to_have_text(expected_help()["lines"])
+    links = {link.inner_text(): link.get_attribute("href") for link in panel.get_by_role("link").all()}
+    assert links["911"] == "tel:911"
+    assert links["988"] == "tel:988"
+    assert links["1-800-222-1222"] == "tel:+18002221222"
+    assert links["1-800-662-HELP (4357)"] == "tel:+18006624357"
+    assert links["FindTreatment.gov"] == "https://FindTreatment.gov"
+    desktop.screenshot("desktop-help")
+
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(help_button).to_be_focused()
+
+
+def test_markup_in_a_message_is_shown_as_text(desktop: Page):
+    page = desktop.page
+    desktop.open_chat()
+    hostile = "<img src=x onerror=alert(1)>"
+    desktop.ask(hostile)
+    expect(page.locator(".message.user .text").last).to_have_text(hostile)
+    assert page.locator("[data-rasa-widget] img").count() == 0
+    page.wait_for_timeout(500)
+    assert desktop.dialogs == []
+
+
+def test_markup_in_assistant_text_is_shown_as_text(browser, site: Site):
+    # The page's greeting is drawn as an assistant message, by the same code as Rasa's replies.
+    hostile = '<img src=x onerror=alert(1)><a href="javascript:alert(2)">link</a>'
+    with_hostile_greeting = (
+        "Object.defineProperty(window, 'rasaWidgetConfig', {configurable: true,"
+        f" set(config) {{ this.hostileConfig = {{...config, greeting: {hostile!r}}}; }},"
+        " get() { return this.hostileConfig; }});"
+    )
+    tab = Page(browser, site, DESKTOP, init_script=with_hostile_greeting)
+    try:
+        tab.open_chat()
+        expect(tab.page.locator(".message.bot .text").first).to_have_text(hostile)
+        assert tab.page.locator("[data-rasa-widget] img").count() == 0
+        assert tab.page.locator("[data-rasa-widget] a[href^='javascript']").count() == 0
+        tab.page.wait_for_timeout(500)
+        assert tab.dialogs == [] and tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_keyboard_only_and_live_region(desktop: Page):
+    page = desktop.page
+    log = page.get_by_role("log")
+    # Tab order from the top of the page: the demo page has no other controls.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Get help now")).to_be_focused()
+    page.keyboard.press("Tab")
+    launcher = page.get_by_role("button", name=TITLE)
+    expect(launcher).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    expect(log).to_have_attribute("aria-live", "polite")
+    expect(page.get_by_role("textbox", name="Type your question")).to_be_focused()
+    expect(page.get_by_role("group", name="Suggested replies")).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+
+    page.keyboard.type("does valium help with withdrawal")
+    page.keyboard.press("Enter")
+    expect(log).to_contain_text("Source:", timeout=REPLY_TIMEOUT_MS)
+
+    # Back from the input to the last quick reply, and press it.
+    page.keyboard.press("Shift+Tab")
+    focused = page.evaluate(
+        "document.querySelector('[data-rasa-widget]').shadowRoot.activeElement?.textContent ?? ''"
+    )
+    assert focused == "Is it safe with opioids?"
+    page.keyboard.press("Enter")
+    expect(page.locator(".message.user .text").last).to_have_text("Is it safe with opioids?")
+    expect(page.get_by_role("textbox", name="Type your question")).to_be_focused()
+
+    page.keyboard.press("Escape")
+    expect(log).to_be_hidden()
+    expect(launcher).to_be_focused()
+
+
+def test_phone_layout(phone: Page):
+    page = phone.page
+    phone.screenshot("phone-closed")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    for name in ("Get help now", TITLE):
+        box = page.get_by_role("button", name=name).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (name, box)
+        assert box["height"] >= 44, (name, box)  # a finger-sized target
+
+    phone.open_chat()
+    phone.ask("does valium help with withdrawal")
+    expect(phone.log).to_contain_text("Source:")
+    panel = page.locator(".panel")
+    assert panel.bounding_box() == {"x": 0, "y": 0, "width": PHONE["width"], "height": PHONE["height"]}
+    for control in (
+        page.get_by_role("textbox", name="Type your question"),
+        page.get_by_role("button", name="Send"),
+    ):
+        box = control.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert box["y"] + box["height"] <= PHONE["height"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot("phone-answer")
+
+    page.get_by_role("button", name="Get help now").click()
+    expect(page.get_by_role("region", name=expected_help()["title"])).to_be_in_viewport(ratio=1)
+    phone.screenshot("phone-help")
+
+
+def test_cors_allows_the_widget_origin_only(site: Site):
+    url = f"{site.servers.rasa_url}/socket.io/?EIO=4&transport=polling"
+    allowed = requests.get(url, headers={"Origin": site.origin}, timeout=10)
+    assert allowed.headers.get("Access-Control-Allow-Origin") == site.origin
+    other = requests.get(url, headers={"Origin": "http://127.0.0.1:1"}, timeout=10)
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_reconnects_after_a_server_restart(desktop: Page, site: Site):
+    """Last in this module: it restarts the servers."""
+    page = desktop.page
+    desktop.open_chat()
+    status = page.get_by_role("status")
+
+    site.stop_servers()
+    expect(status).to_have_text("Connection lost. Reconnecting…", timeout=30_000)
+    site.start_servers()
+    expect(status).to_be_hidden(timeout=30_000)
+    desktop.ask("does valium help with withdrawal")
+    expect(desktop.log).to_contain_text("Source:")
+    desktop.screenshot("desktop-after-restart")
