@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts the action server and the Rasa server in the foreground; Ctrl-C stops both.
+# Starts the action server, the Rasa server and the widget demo page in the foreground; Ctrl-C stops all.
 #   scripts/serve.sh          REST (and the other channels in credentials.yml) on $RASA_PORT
 #   CREDENTIALS=credentials.messaging.yml scripts/serve.sh   also the messaging platforms (docs/channels.md)
 #   scripts/serve.sh shell    a terminal chat instead of the server
