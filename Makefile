@@ -20,6 +20,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate audit purge clean
 .PHONY: widget widget-test chromium
+.PHONY: prod-up prod-down prod-status test-prod
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -83,6 +84,21 @@ pytest: $(MODEL) $(WIDGET_JS) chromium ## Unit, data, NLU-quality, safety, end-t
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
 	$(BIN)/rasa test core -m $(MODEL) --stories tests/test_stories.yml \
 	  --fail-on-prediction-errors --out results/stories
+
+# Production profile (docs/deployment.md): Debian's PostgreSQL, Redis and nginx, two Rasa servers.
+prod-up: $(MODEL) ## Start the production profile on loopback: nginx :8090, 2 Rasa servers, PostgreSQL, Redis
+	scripts/ensure_prod_packages.sh
+	scripts/prod.sh up
+
+prod-down: ## Stop the production profile (conversations stay in var/prod)
+	scripts/prod.sh down
+
+prod-status: ## What of the production profile runs
+	scripts/prod.sh status
+
+test-prod: $(MODEL) ## Production-profile tests: 50 concurrent conversations, failover, restart (minutes)
+	scripts/ensure_prod_packages.sh
+	$(BIN)/pytest -m prod -s tests/test_prod_profile.py
 
 test: lint validate widget-test pytest test-stories ## Everything: lint, validate, widget unit tests, pytest, conversation tests
 
