@@ -44,19 +44,21 @@ trap stop EXIT INT TERM
 # they are read; messages are then cut to the channel's limit (credentials.yml).
 mkdir -p var
 export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1000000}
+# endpoints.yml names the default action server port; follow ACTIONS_PORT when it is moved.
+sed "s#localhost:5055/#localhost:$ACTIONS_PORT/#" endpoints.yml > var/endpoints.yml
 
 # The action server has no authentication: it listens on loopback only.
 SANIC_HOST=127.0.0.1 "$BIN/rasa" run actions --port "$ACTIONS_PORT" --actions actions --quiet &
 pids+=($!)
 
 if [ "${1:-}" = "shell" ]; then
-  "$BIN/rasa" shell -m "$MODEL" --endpoints endpoints.yml --quiet
+  "$BIN/rasa" shell -m "$MODEL" --endpoints var/endpoints.yml --quiet
   exit 0
 fi
 
 read -r -a cors_origins <<<"$WIDGET_ORIGIN"
 "$BIN/rasa" run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" "${api_args[@]}" \
-  --endpoints endpoints.yml --credentials "$CREDENTIALS" --cors "${cors_origins[@]}" &
+  --endpoints var/endpoints.yml --credentials "$CREDENTIALS" --cors "${cors_origins[@]}" &
 pids+=($!)
 
 url="http://localhost:$RASA_PORT"
