@@ -21,6 +21,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 .PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate audit purge clean
 .PHONY: widget widget-test chromium
 .PHONY: prod-up prod-down prod-status test-prod
+.PHONY: bench bench-profile
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -73,7 +74,7 @@ shell: $(MODEL) ## Chat with the assistant in this terminal
 lint: $(INSTALLED) ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy actions components channels serving scripts
+	$(BIN)/mypy actions components channels serving performance benchmarks scripts
 
 validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
 	scripts/validate.sh
@@ -104,6 +105,13 @@ test: lint validate widget-test pytest test-stories ## Everything: lint, validat
 
 evaluate: $(MODEL) ## Held-out NLU report: accuracy, macro-F1, worst intents, confusions, safety
 	$(BIN)/python -m scripts.evaluate --model $(MODEL)
+
+# Trains the project and a stock-config baseline once each (cached in build/bench/), then loads both.
+bench: $(SPACY_MODEL) ## Load test vs a stock Rasa baseline: table, results/bench/bench.{json,png} (docs/performance.md)
+	$(BIN)/python -m benchmarks
+
+bench-profile: $(MODEL) ## py-spy flame graphs of the per-message path at message 300 (results/bench/)
+	$(BIN)/python -m benchmarks.profile
 
 audit: ## Check the locked dependencies for known vulnerabilities (pip-audit, own venv)
 	@test -x .venv-audit/bin/pip-audit || { "$$(scripts/find_python.sh)" -m venv .venv-audit && \

@@ -1,0 +1,182 @@
+"""Starts one assistant (action server + Rasa server) as scripts/serve.sh does, on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def group_rss_bytes(pgids: list[int]) -> int:
+    """Resident memory of every process in these process groups (a server and anything it forked)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # Fields after the command name: state, ppid, pgrp, ..., rss is field 24 (index 21 here).
+        if int(fields[2]) in pgids:
+            total += int(fields[21]) * PAGE_SIZE
+    return total
+
+
+@dataclass
+class Assistant:
+    """One running assistant; `peak_rss` is sampled from launch until stop."""
+
+    name: str
+    model: Path
+    endpoints: Path
+    credentials: Path
+    env: dict[str, str]
+    workdir: Path
+    rasa_url: str = ""
+    startup_seconds: float = 0.0
+    peak_rss: int = 0
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    _sampling: threading.Event = field(default_factory=threading.Event)
+    _sampler: threading.Thread | None = None
+
+    def start(self, first_message: str, timeout: float = 300) -> None:
+        """Launches both servers and waits for the first REST answer; records the time that took."""
+        actions_port, rasa_port = free_port(), free_port()
+        self.rasa_url = f"http://127.0.0.1:{rasa_port}"
+        endpoints = self.workdir / f"{self.name}-endpoints.yml"
+        endpoints.write_text(endpoints_for(self.endpoints, actions_port, self.workdir / self.name))
+        credentials = self.workdir / f"{self.name}-credentials.yml"
+        credentials.write_text(credentials_for(self.credentials))
+        began = time.monotonic()
+        self._launch(
+            "actions",
+            [str(BIN / "rasa"), "run", "actions", "--port", str(actions_port), "--actions", "actions"],
+        )
+        self._launch(
+            "rasa",
+            [
+                str(BIN / "rasa"),
+                "run",
+                "-m",
+                str(self.model),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(rasa_port),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(credentials),
+            ],
+        )
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        deadline = began + timeout
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{self.name}: a server exited:\n{self.log_tail()}")
+            try:
+                reply = requests.post(
+                    f"{self.rasa_url}/webhooks/rest/webhook",
+                    json={"sender": f"{self.name}-startup", "message": first_message},
+                    timeout=30,
+                )
+                if reply.ok and reply.json():
+                    self.startup_seconds = time.monotonic() - began
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name}: no answer {timeout}s after start:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of both servers' logs (the work folder is removed when the benchmark ends)."""
+        tails = []
+        for role in ("actions", "rasa"):
+            log = self.workdir / f"{self.name}-{role}.log"
+            if log.exists():
+                tails.append(f"--- {log.name}\n{log.read_text(errors='replace')[-chars:]}")
+        return "\n".join(tails)
+
+    def _launch(self, role: str, command: list[str]) -> None:
+        log = (self.workdir / f"{self.name}-{role}.log").open("w")
+        self.processes.append(
+            subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+
+    def _sample(self) -> None:
+        pgids = [p.pid for p in self.processes]
+        while not self._sampling.is_set():
+            self.peak_rss = max(self.peak_rss, group_rss_bytes(pgids))
+            self._sampling.wait(0.25)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def stop(self) -> None:
+        self._sampling.set()
+        if self._sampler is not None:
+            self._sampler.join(timeout=5)
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+def endpoints_for(source: Path, actions_port: int, scratch: Path) -> str:
+    """The given endpoints file with the action server on its free port and a SQLite store in `scratch`."""
+    endpoints = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
+    store = endpoints.get("tracker_store") or {}
+    if store.get("dialect") == "sqlite" and store.get("db"):
+        # The same kind of store as `make run`, on a fresh file: a run neither reads nor fills var/.
+        scratch.mkdir(parents=True, exist_ok=True)
+        store["db"] = str(scratch / Path(store["db"]).name)
+    return yaml.safe_dump(endpoints, sort_keys=False)
+
+
+# A load test sends one sender's next message as soon as the last is answered, far above what a
+# person types: the per-sender rate limit (credentials.yml) would answer 429 instead of measuring.
+UNLIMITED_PER_MINUTE = 1_000_000
+
+
+def credentials_for(source: Path) -> str:
+    """The given credentials file with per-sender rate limits lifted; everything else as it is."""
+    credentials = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    for settings in credentials.values():
+        if isinstance(settings, dict) and "messages_per_minute" in settings:
+            settings["messages_per_minute"] = UNLIMITED_PER_MINUTE
+    return yaml.safe_dump(credentials, sort_keys=False)

@@ -1,0 +1,141 @@
+"""SQL tracker store that reads only the rows added since it last read a conversation.
+
+Rasa's SQLTrackerStore re-reads every event of the conversation's session for every message, parses
+each row's JSON and looks up its event class by walking all Event subclasses. At message 300 of one
+conversation that was over half of the server's time (docs/performance.md).
+
+This store keeps, per conversation, the events it has already read from the database (up to
+`cached_conversations` conversations, least recently used dropped). Before each use it asks the
+database how many rows the conversation has and the newest row id (one indexed query): unchanged ->
+the kept events; only new rows (ids above the newest kept) -> those rows are read and appended;
+anything else (rows deleted by `make purge`, a new session started, another server process wrote
+in between in a way that does not add up) -> the session is read in full as Rasa does. The tracker is
+always rebuilt from events that came out of the database, so it is the same tracker Rasa would
+build (including the redaction applied on save); the database stays the only source of truth, and
+a conversation's events are only ever returned for that conversation's sender id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import Event, SessionStarted, deserialise_events
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from performance.tracker_copy import FastCopyTracker
+from serving.tracker_store import PrivateSQLTrackerStore
+
+DEFAULT_CACHED_CONVERSATIONS = 1000
+
+
+def write_ahead_log(connection: Any, _record: Any) -> None:
+    """SQLite in WAL mode: a commit syncs one file, not the database and its rollback journal.
+
+    As durable as the default (synchronous stays FULL); readers no longer wait for a writer.
+    """
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+@dataclass
+class KeptSession:
+    """What was read of one conversation: its latest session's events, and how its rows stood."""
+
+    rows: int  # rows of this sender in the database, all sessions
+    newest_id: int  # highest row id of this sender
+    session_start: float | None  # timestamp of the latest session_started row, if any
+    events: list[Event] = field(default_factory=list)
+
+
+class IncrementalReads(SQLTrackerStore):
+    """Mix in before a SQLTrackerStore subclass: `class S(IncrementalReads, SomeSQLTrackerStore)`."""
+
+    engine: sa.engine.Engine
+
+    def __init__(self, *args: Any, cached_conversations: int = DEFAULT_CACHED_CONVERSATIONS, **kwargs: Any):
+        self.cached_conversations = int(cached_conversations)
+        self._kept: OrderedDict[str, KeptSession] = OrderedDict()
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            # SQLAlchemy 1.4 opens a new SQLite connection per session (NullPool): keep a few open.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(
+                url, poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False}
+            )
+            sa.event.listen(self.engine, "connect", write_ahead_log)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    async def _retrieve(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        if fetch_events_from_all_sessions or self.cached_conversations <= 0:
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        with self.session_scope() as session:
+            kept = self._read_session(session, sender_id)
+        if not (self.domain and kept.events):
+            return None
+        return FastCopyTracker.from_events(sender_id, list(kept.events), self.domain.slots)
+
+    def _read_session(self, session: Any, sender_id: str) -> KeptSession:
+        rows, newest_id = (
+            session.query(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id))
+            .filter(self.SQLEvent.sender_id == sender_id)
+            .one()
+        )
+        kept = self._kept.get(sender_id)
+        if kept is not None and not (kept.rows == rows and kept.newest_id == newest_id):
+            kept = self._append_new_rows(session, sender_id, kept, rows)
+        if kept is None:
+            kept = self._read_in_full(session, sender_id, rows, newest_id or 0)
+        if rows:
+            self._keep(sender_id, kept)
+        return kept
+
+    def _append_new_rows(
+        self, session: Any, sender_id: str, kept: KeptSession, rows: int
+    ) -> KeptSession | None:
+        """The kept session plus the rows written since, or None when they do not simply follow on."""
+        new_rows = (
+            session.query(self.SQLEvent)
+            .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.id > kept.newest_id)
+            .order_by(self.SQLEvent.id)
+            .all()
+        )
+        if kept.rows + len(new_rows) != rows or any(
+            r.type_name == SessionStarted.type_name for r in new_rows
+        ):
+            return None
+        # The same condition as SQLTrackerStore._event_query: rows of the latest session.
+        in_session = [r for r in new_rows if kept.session_start is None or r.timestamp >= kept.session_start]
+        events = deserialise_events([json.loads(r.data) for r in in_session])
+        return KeptSession(rows, new_rows[-1].id, kept.session_start, [*kept.events, *events])
+
+    def _read_in_full(self, session: Any, sender_id: str, rows: int, newest_id: int) -> KeptSession:
+        session_start = (
+            session.query(sa.func.max(self.SQLEvent.timestamp))
+            .filter(
+                self.SQLEvent.sender_id == sender_id,
+                self.SQLEvent.type_name == SessionStarted.type_name,
+            )
+            .scalar()
+        )
+        serialised = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+        events = deserialise_events([json.loads(row.data) for row in serialised])
+        return KeptSession(rows, newest_id, session_start, events)
+
+    def _keep(self, sender_id: str, kept: KeptSession) -> None:
+        self._kept[sender_id] = kept
+        self._kept.move_to_end(sender_id)
+        while len(self._kept) > self.cached_conversations:
+            self._kept.popitem(last=False)
+
+
+class IncrementalPrivateSQLTrackerStore(IncrementalReads, PrivateSQLTrackerStore):
+    """The project's store (redaction, retention, loud failures) with incremental reads."""
