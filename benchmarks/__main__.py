@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from benchmarks import load, report, train
-from benchmarks.servers import Assistant
+from benchmarks.servers import BIN, Assistant
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "benchmarks"
@@ -37,6 +37,11 @@ def server_env() -> dict[str, str]:
         # As scripts/serve.sh: bodies over 1 MB are refused before they are read.
         "SANIC_REQUEST_MAX_SIZE": "1000000",
     }
+
+
+def project_workers() -> int:
+    """The number of Rasa workers scripts/serve.sh starts when RASA_WORKERS is not set."""
+    return int(os.environ.get("RASA_WORKERS") or min(2, os.cpu_count() or 1))
 
 
 def summarise(samples: list[load.Sample], seconds: float) -> dict[str, float]:
@@ -71,11 +76,18 @@ def main() -> None:
     endpoints = {"project": ROOT / "endpoints.yml", "baseline": HERE / "baseline_endpoints.yml"}
     credentials = {"project": ROOT / "credentials.yml", "baseline": HERE / "baseline_credentials.yml"}
 
+    # As `make run` starts them: the project through its launcher with scripts/serve.sh's number of
+    # workers; the baseline as `rasa run` (one worker: its in-memory lock store allows no more).
+    commands = {"project": [str(BIN / "python"), "-m", "serving.launch"], "baseline": [str(BIN / "rasa")]}
+    envs = {"project": {**env, "SANIC_WORKERS": str(project_workers())}, "baseline": env}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         assistants = {
-            side: Assistant(side, models[side]["model"], endpoints[side], credentials[side], env, Path(tmp))
+            side: Assistant(
+                side, models[side]["model"], endpoints[side], credentials[side], envs[side], Path(tmp),
+                rasa=commands[side],
+            )
             for side in report.SIDES
-        }
+        }  # fmt: skip
         try:
             results, series = run_load(assistants, script, args)
         finally:
@@ -83,6 +95,7 @@ def main() -> None:
                 assistant.stop()
         for side, assistant in assistants.items():
             results[side]["peak_rss_mb"] = assistant.peak_rss / 2**20
+            results[side]["peak_pss_mb"] = assistant.peak_pss / 2**20
             results[side]["startup_seconds"] = assistant.startup_seconds
             results[side]["train_seconds"] = models[side]["train_seconds"]
             for count in ("errors", "empty"):
@@ -91,7 +104,12 @@ def main() -> None:
                     + results[side]["long"][count]
                 )
 
-    results["settings"] = {**vars(args), "cpus": os.cpu_count(), "load_avg_after": os.getloadavg()}
+    results["settings"] = {
+        **vars(args),
+        "cpus": os.cpu_count(),
+        "project_workers": project_workers(),
+        "load_avg_after": os.getloadavg(),
+    }
     print()
     print(report.table(results))
     json_path, png_path = report.write(results, series, RESULTS)

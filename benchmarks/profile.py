@@ -20,8 +20,8 @@ from pathlib import Path
 import yaml
 
 from benchmarks import load
-from benchmarks.__main__ import HERE, RESULTS, ROOT, server_env
-from benchmarks.servers import Assistant
+from benchmarks.__main__ import HERE, RESULTS, ROOT, project_workers, server_env
+from benchmarks.servers import BIN, Assistant
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
@@ -40,7 +40,12 @@ def main() -> None:
     script = yaml.safe_load((HERE / "messages.yml").read_text(encoding="utf-8"))["script"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
-        assistant = Assistant(args.tag, args.model, args.endpoints, args.credentials, server_env(), Path(tmp))
+        # As `make run` starts it: the launcher and its workers (py-spy follows them: --subprocesses).
+        env = {**server_env(), "SANIC_WORKERS": str(project_workers())}
+        launcher = [str(BIN / "python"), "-m", "serving.launch"]
+        assistant = Assistant(
+            args.tag, args.model, args.endpoints, args.credentials, env, Path(tmp), rasa=launcher
+        )
         try:
             assistant.start(first_message=script[0])
             print(f"first answer after {assistant.startup_seconds:.1f} s")
@@ -61,6 +66,7 @@ def main() -> None:
                             "--rate",
                             "100",
                             "--nonblocking",
+                            "--subprocesses",
                             "--format",
                             "raw",
                             "-o",
@@ -80,6 +86,7 @@ def main() -> None:
                             "--rate",
                             "100",
                             "--nonblocking",
+                            "--subprocesses",
                             "-o",
                             f"{out}.svg",
                         ],

@@ -26,26 +26,40 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def group_rss_bytes(pgids: list[int]) -> int:
-    """Resident memory of every process in these process groups (a server and anything it forked)."""
-    total = 0
+def group_memory_bytes(pgids: list[int]) -> tuple[int, int]:
+    """Resident and proportional memory (RSS, PSS) of every process in these process groups.
+
+    RSS counts a page shared by several processes (a forked worker's pages it has not written to,
+    a library both servers load) once in each; PSS splits it among them, so the PSS of a group adds
+    up to the memory it takes. Both are reported; the memory target compares PSS.
+    """
+    rss = pss = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat", encoding="ascii") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
+            # Fields after the command name: state, ppid, pgrp, ..., rss is field 24 (index 21 here).
+            if int(fields[2]) not in pgids:
+                continue
+            rss += int(fields[21]) * PAGE_SIZE
+            with open(f"/proc/{entry.name}/smaps_rollup", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError, IndexError):
             continue
-        # Fields after the command name: state, ppid, pgrp, ..., rss is field 24 (index 21 here).
-        if int(fields[2]) in pgids:
-            total += int(fields[21]) * PAGE_SIZE
-    return total
+    return rss, pss
 
 
 @dataclass
 class Assistant:
-    """One running assistant; `peak_rss` is sampled from launch until stop."""
+    """One running assistant; `peak_rss` and `peak_pss` are sampled from launch until stop.
+
+    `rasa` is the command that starts the Rasa server (`rasa` itself, or the project's launcher).
+    """
 
     name: str
     model: Path
@@ -53,9 +67,11 @@ class Assistant:
     credentials: Path
     env: dict[str, str]
     workdir: Path
+    rasa: list[str] = field(default_factory=lambda: [str(BIN / "rasa")])
     rasa_url: str = ""
     startup_seconds: float = 0.0
     peak_rss: int = 0
+    peak_pss: int = 0
     processes: list[subprocess.Popen] = field(default_factory=list)
     _sampling: threading.Event = field(default_factory=threading.Event)
     _sampler: threading.Thread | None = None
@@ -76,7 +92,7 @@ class Assistant:
         self._launch(
             "rasa",
             [
-                str(BIN / "rasa"),
+                *self.rasa,
                 "run",
                 "-m",
                 str(self.model),
@@ -136,7 +152,8 @@ class Assistant:
     def _sample(self) -> None:
         pgids = [p.pid for p in self.processes]
         while not self._sampling.is_set():
-            self.peak_rss = max(self.peak_rss, group_rss_bytes(pgids))
+            rss, pss = group_memory_bytes(pgids)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self._sampling.wait(0.25)
 
     def pids(self) -> list[int]:
@@ -157,14 +174,16 @@ class Assistant:
 
 
 def endpoints_for(source: Path, actions_port: int, scratch: Path) -> str:
-    """The given endpoints file with the action server on its free port and a SQLite store in `scratch`."""
+    """The given endpoints file with the action server on its free port and SQLite files in `scratch`."""
     endpoints = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
     store = endpoints.get("tracker_store") or {}
-    if store.get("dialect") == "sqlite" and store.get("db"):
-        # The same kind of store as `make run`, on a fresh file: a run neither reads nor fills var/.
-        scratch.mkdir(parents=True, exist_ok=True)
-        store["db"] = str(scratch / Path(store["db"]).name)
+    locks = endpoints.get("lock_store") or {}
+    for section in (store, locks):
+        if (section is locks or section.get("dialect") == "sqlite") and section.get("db"):
+            # The same kind of store as `make run`, on a fresh file: a run neither reads nor fills var/.
+            scratch.mkdir(parents=True, exist_ok=True)
+            section["db"] = str(scratch / Path(section["db"]).name)
     return yaml.safe_dump(endpoints, sort_keys=False)
 
 

@@ -17,8 +17,10 @@ a conversation's events are only ever returned for that conversation's sender id
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,18 +30,23 @@ from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from performance.tracker_copy import FastCopyTracker
-from serving.tracker_store import PrivateSQLTrackerStore
+from serving.tracker_store import PrivateSQLTrackerStore, WrittenRow
 
 DEFAULT_CACHED_CONVERSATIONS = 1000
 
 
 def write_ahead_log(connection: Any, _record: Any) -> None:
-    """SQLite in WAL mode: a commit syncs one file, not the database and its rollback journal.
+    """SQLite in WAL mode with synchronous=NORMAL, SQLite's recommended pairing for WAL.
 
-    As durable as the default (synchronous stays FULL); readers no longer wait for a writer.
+    A commit appends to the write-ahead log without waiting for the disk (it is synced at
+    checkpoints): a conversation survives any crash or restart of the servers, and the file is never
+    corrupted; only a power cut or an operating-system crash can lose the last moments' messages.
+    Readers no longer wait for a writer. (The rollback journal with synchronous=FULL synced two files
+    per message: 5-6 % of the server's time at 50 users.)
     """
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -61,6 +68,8 @@ class IncrementalReads(SQLTrackerStore):
     def __init__(self, *args: Any, cached_conversations: int = DEFAULT_CACHED_CONVERSATIONS, **kwargs: Any):
         self.cached_conversations = int(cached_conversations)
         self._kept: OrderedDict[str, KeptSession] = OrderedDict()
+        # Per conversation being saved: the kept session its tracker's stored events are.
+        self._saving_onto: dict[str, KeptSession] = {}
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             # SQLAlchemy 1.4 opens a new SQLite connection per session (NullPool): keep a few open.
@@ -84,11 +93,7 @@ class IncrementalReads(SQLTrackerStore):
         return FastCopyTracker.from_events(sender_id, list(kept.events), self.domain.slots)
 
     def _read_session(self, session: Any, sender_id: str) -> KeptSession:
-        rows, newest_id = (
-            session.query(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id))
-            .filter(self.SQLEvent.sender_id == sender_id)
-            .one()
-        )
+        rows, newest_id = self._row_count_and_newest(session, sender_id)
         kept = self._kept.get(sender_id)
         if kept is not None and not (kept.rows == rows and kept.newest_id == newest_id):
             kept = self._append_new_rows(session, sender_id, kept, rows)
@@ -97,6 +102,14 @@ class IncrementalReads(SQLTrackerStore):
         if rows:
             self._keep(sender_id, kept)
         return kept
+
+    def _row_count_and_newest(self, session: Any, sender_id: str) -> tuple[int, int | None]:
+        rows, newest_id = (
+            session.query(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id))
+            .filter(self.SQLEvent.sender_id == sender_id)
+            .one()
+        )
+        return int(rows), newest_id
 
     def _append_new_rows(
         self, session: Any, sender_id: str, kept: KeptSession, rows: int
@@ -130,11 +143,61 @@ class IncrementalReads(SQLTrackerStore):
         events = deserialise_events([json.loads(row.data) for row in serialised])
         return KeptSession(rows, newest_id, session_start, events)
 
+    # Saving. Rasa counts the stored rows of the session (a query with a sub-query) to know which of
+    # the tracker's events are new; when the kept session is still what the database holds (the same
+    # cheap query as on reading) and the tracker was built from it, that count is the number of kept
+    # events. After the commit, the rows just written are appended to what is kept, so the next
+    # message finds its conversation unchanged instead of reading them back.
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
+        kept = self._kept.get(tracker.sender_id)
+        if (
+            kept is not None
+            and _built_from(tracker, kept)
+            and self._is_current(session, tracker.sender_id, kept)
+        ):
+            self._saving_onto[tracker.sender_id] = kept
+            return itertools.islice(tracker.events, len(kept.events), None)
+        self._saving_onto.pop(tracker.sender_id, None)
+        return super()._additional_events(session, tracker)
+
+    def _is_current(self, session: Any, sender_id: str, kept: KeptSession) -> bool:
+        rows, newest_id = self._row_count_and_newest(session, sender_id)
+        return bool(kept.rows == rows and kept.newest_id == newest_id)
+
+    def _rows_written(self, sender_id: str, rows: list[WrittenRow]) -> None:
+        super()._rows_written(sender_id, rows)
+        kept = self._saving_onto.pop(sender_id, None)
+        if kept is None or self._kept.get(sender_id) is not kept:
+            self._kept.pop(sender_id, None)
+            return
+        if not rows:
+            return
+        if any(r.type_name == SessionStarted.type_name for r in rows):
+            self._kept.pop(sender_id, None)  # a new session: the next read takes it in full
+            return
+        # The same selection and parsing as when these rows are read back (_append_new_rows).
+        in_session = [r for r in rows if kept.session_start is None or r.timestamp >= kept.session_start]
+        events = deserialise_events([json.loads(r.data) for r in in_session])
+        self._keep(
+            sender_id,
+            KeptSession(
+                kept.rows + len(rows), max(r.id for r in rows), kept.session_start, [*kept.events, *events]
+            ),
+        )
+
     def _keep(self, sender_id: str, kept: KeptSession) -> None:
         self._kept[sender_id] = kept
         self._kept.move_to_end(sender_id)
         while len(self._kept) > self.cached_conversations:
             self._kept.popitem(last=False)
+
+
+def _built_from(tracker: DialogueStateTracker, kept: KeptSession) -> bool:
+    """Whether the tracker's first events are the kept events themselves (a tracker this store made)."""
+    if len(tracker.events) < len(kept.events):
+        return False
+    return all(mine is theirs for mine, theirs in zip(tracker.events, kept.events, strict=False))
 
 
 class IncrementalPrivateSQLTrackerStore(IncrementalReads, PrivateSQLTrackerStore):

@@ -44,6 +44,11 @@ trap stop EXIT INT TERM
 # they are read; messages are then cut to the channel's limit (credentials.yml).
 mkdir -p var
 export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1000000}
+# Rasa server processes (Sanic workers): one per core by default, at most 2 unless RASA_WORKERS says
+# otherwise. They share conversations (SQLite store) and per-conversation locks (var/locks.db, which
+# holds nothing between runs); docs/performance.md.
+export SANIC_WORKERS=${RASA_WORKERS:-$(( $(nproc) < 2 ? 1 : 2 ))}
+rm -f var/locks.db var/locks.db-wal var/locks.db-shm
 # endpoints.yml names the default action server port; follow ACTIONS_PORT when it is moved.
 sed "s#localhost:5055/#localhost:$ACTIONS_PORT/#" endpoints.yml > var/endpoints.yml
 
@@ -57,7 +62,7 @@ if [ "${1:-}" = "shell" ]; then
 fi
 
 read -r -a cors_origins <<<"$WIDGET_ORIGIN"
-"$BIN/rasa" run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" "${api_args[@]}" \
+"$BIN/python" -m serving.launch run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" "${api_args[@]}" \
   --endpoints var/endpoints.yml --credentials "$CREDENTIALS" --cors "${cors_origins[@]}" &
 pids+=($!)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy.exc
 from rasa.core.tracker_store import SQLTrackerStore
@@ -24,6 +24,13 @@ from serving.redaction import redact_user_event
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 30
+
+
+class WrittenRow(NamedTuple):
+    id: int
+    type_name: str
+    timestamp: float
+    data: str
 
 
 class ConversationStoreUnavailable(BaseException):
@@ -51,9 +58,10 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         """As SQLTrackerStore.save, but user text is redacted before it reaches the database."""
         try:
             with self.session_scope() as session:
+                rows = []
                 for event in self._additional_events(session, tracker):
                     data = redact_user_event(event.as_dict())
-                    session.add(
+                    rows.append(
                         self.SQLEvent(
                             sender_id=tracker.sender_id,
                             type_name=event.type_name,
@@ -63,9 +71,16 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                             data=json.dumps(data),
                         )
                     )
+                session.add_all(rows)
+                session.flush()  # assigns the rows' ids
+                written = [WrittenRow(r.id, r.type_name, r.timestamp, r.data) for r in rows]
                 session.commit()
         except sqlalchemy.exc.SQLAlchemyError as error:
             raise self._unavailable("write", error) from error
+        self._rows_written(tracker.sender_id, written)
+
+    def _rows_written(self, sender_id: str, rows: list[WrittenRow]) -> None:
+        """Called after `save` committed these rows (for subclasses that keep what they read)."""
 
     def purge_older_than(self, days: int | None = None) -> int:
         """Deletes every event older than `days` (default: the configured retention); returns how many."""

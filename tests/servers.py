@@ -34,7 +34,8 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float
         try:
             if requests.get(url, timeout=2).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # With several workers the port accepts connections before a worker has loaded the model.
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
@@ -70,6 +71,21 @@ def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Pope
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
     )
+
+
+def shipped_storage(folder: Path) -> str:
+    """endpoints.yml's conversation store and lock store (as `make run` has them), on files in `folder`."""
+    import yaml
+
+    shipped = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    sections = {key: dict(shipped[key]) for key in ("tracker_store", "lock_store")}
+    for section in sections.values():
+        section["db"] = str(folder / Path(section["db"]).name)
+    return yaml.safe_dump(sections, sort_keys=False)
+
+
+# The number of Rasa workers scripts/serve.sh starts on this machine (RASA_WORKERS unset).
+SHIPPED_WORKERS = str(min(2, os.cpu_count() or 1))
 
 
 @contextmanager
@@ -118,7 +134,9 @@ def running_servers(
             ]
             processes.append(start(command, actions_log, env))
             wait_until_up(f"{actions_url}/health", processes[-1], actions_log)
-        command = [str(BIN / "rasa"), "run", "-m", str(MODEL), "-i", "127.0.0.1", "-p", str(rasa_port),
+        # As scripts/serve.sh starts it (serving/launch.py; SANIC_WORKERS in extra_env sets the workers).
+        command = [str(BIN / "python"), "-m", "serving.launch", "run", "-m", str(MODEL),
+                   "-i", "127.0.0.1", "-p", str(rasa_port),
                    "--endpoints", str(endpoints), "--credentials", str(credentials), *rasa_args]  # fmt: skip
         processes.append(start(command, rasa_log, env))
         wait_until_up(f"{rasa_url}/", processes[-1], rasa_log)

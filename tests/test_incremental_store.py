@@ -148,3 +148,39 @@ async def test_returns_the_redacted_text_as_stored(rasa_domain, db):
     assert events is not None
     texts = [e["text"] for e in events if e["event"] == "user"]
     assert texts == ["call me on [phone removed]", "or mail [email removed]"]
+
+
+async def test_saving_needs_no_session_count_and_the_next_read_no_rows(rasa_domain, db, monkeypatch):
+    """After its own save the store keeps the written rows: Rasa's count query and a read-back are skipped."""
+    fast = store(IncrementalPrivateSQLTrackerStore, rasa_domain, db)
+    await add(fast, rasa_domain, "hal", session_start(1000) + turn("hi", "greet", 1001))
+    await same_as_rasa(fast, rasa_domain, db, "hal")  # read once: from here on the store keeps it
+    calls: list[str] = []
+    monkeypatch.setattr(
+        SQLTrackerStore, "_additional_events", lambda self, s, t: calls.append("rasa count") or iter(())
+    )
+    monkeypatch.setattr(fast, "_append_new_rows", lambda *a: calls.append("read back"))
+    monkeypatch.setattr(fast, "_read_in_full", lambda *a: calls.append("read in full"))
+    for n in range(4):
+        await add(fast, rasa_domain, "hal", turn(f"question {n}", "ask_med_risks", 1010 + n, "valium"))
+    assert calls == []
+    monkeypatch.undo()
+    events = await same_as_rasa(fast, rasa_domain, db, "hal")
+    assert events is not None and len(events) == 2 + 4 + 4 * 5
+
+
+async def test_a_write_between_read_and_save_is_not_overwritten(rasa_domain, db):
+    """Another process adds rows after this store read the conversation: the save falls back to
+    Rasa's count, and every row of both is kept."""
+    first = store(IncrementalPrivateSQLTrackerStore, rasa_domain, db)
+    second = store(IncrementalPrivateSQLTrackerStore, rasa_domain, db)
+    await add(first, rasa_domain, "ida", session_start(1000) + turn("hi", "greet", 1001))
+    tracker = await first.retrieve("ida")
+    assert tracker is not None
+    await add(second, rasa_domain, "ida", turn("what about klonopin", "ask_what_about", 1002, "klonopin"))
+    for event in turn("and valium", "ask_what_about", 1003, "valium"):
+        tracker.update(event)
+    await first.save(tracker)  # Rasa's own rule: events beyond the stored count are new
+    expected = await store(PrivateSQLTrackerStore, rasa_domain, db).retrieve("ida")
+    assert dump(await first.retrieve("ida")) == dump(expected)
+    assert dump(await second.retrieve("ida")) == dump(expected)

@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 from playwright.sync_api import expect, sync_playwright
-from servers import MODEL, ROOT, Servers, free_port, running_servers
+from servers import MODEL, ROOT, SHIPPED_WORKERS, Servers, free_port, running_servers, shipped_storage
 
 from scripts.build_widget_help import help_content, resource_values
 from scripts.serve_widget_demo import WIDGET_JS, DemoServer
@@ -52,11 +52,14 @@ class Site:
 
     def _start_servers(self) -> Servers:
         return self.stack.enter_context(
+            # As `make run` serves it: SQLite stores and as many workers (the widget's WebSocket
+            # stays with one of them).
             running_servers(
                 self.workdir,
+                shipped_storage(self.workdir),
                 rasa_port=self.rasa_port,
                 rasa_args=["--cors", self.origin],
-                extra_env={"WIDGET_ORIGIN": self.origin},
+                extra_env={"WIDGET_ORIGIN": self.origin, "SANIC_WORKERS": SHIPPED_WORKERS},
             )
         )
 

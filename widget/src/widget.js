@@ -288,7 +288,15 @@ export function createWidget(userConfig) {
   function connect() {
     if (socket) return;
     setStatus(labels.connecting);
-    socket = io(config.serverUrl, { path: config.socketPath, reconnectionDelayMax: 5000 });
+    // WebSocket first: one connection stays with one Rasa worker process (several run by default),
+    // whereas long-polling requests may land on different workers. Polling remains a fallback for
+    // networks that block WebSockets (run one worker, RASA_WORKERS=1, if your users need it).
+    socket = io(config.serverUrl, {
+      path: config.socketPath,
+      reconnectionDelayMax: 5000,
+      transports: ["websocket", "polling"],
+      tryAllTransports: true,
+    });
     // With session_persistence Rasa only routes messages once the client has named its session,
     // and it must do so again after every reconnection.
     socket.on("connect", () => {
