@@ -1,0 +1,363 @@
+"""FastDIETClassifier (components/fast_diet.py) predicts what DIETClassifier predicts, for less CPU.
+
+The core check runs on the trained project model (models/assistant.tar.gz, read from a copy): its
+DIETClassifier and a FastDIETClassifier sharing the same TF model process the same featurized
+messages (held-out set and a sample of the training data), and the intent, ranking and
+confidences must agree to within 1e-5. Small models trained here for a few epochs cover the
+training/loading path and the configurations the NumPy path implements beyond config.yml's, or
+refuses (entity recognition, relative attention: served by TensorFlow, with a warning).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import shutil
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from rasa.core.channels.channel import UserMessage
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.shared.constants import DIAGNOSTIC_DATA
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.loading import load_data
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.fast_diet import FastDIETClassifier
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "assistant.tar.gz"
+TOLERANCE = 1e-5
+FAST_NAME = "components.fast_diet.FastDIETClassifier"
+DIET_OPTIONS = next(
+    {k: v for k, v in step.items() if k != "name"}
+    for step in yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+    if step["name"] in ("DIETClassifier", FAST_NAME)
+)
+
+Featurize = Callable[[list[str]], list[Message]]
+
+
+def holdout_texts() -> list[str]:
+    return [m.get(TEXT) for m in load_data(str(ROOT / "tests" / "nlu_holdout.yml")).intent_examples]
+
+
+def training_examples() -> list[Message]:
+    return load_data(str(ROOT / "data" / "nlu")).intent_examples
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory) -> Iterator[tuple[Any, DIETClassifier, Featurize]]:
+    """The trained project model: its graph runner, its DIETClassifier and its featurizers."""
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
+    from scripts.evaluate import load_agent
+
+    model_copy = tmp_path_factory.mktemp("fast_diet") / "assistant.tar.gz"
+    shutil.copy(MODEL, model_copy)  # `make train` may rewrite the original meanwhile
+    runner = load_agent(model_copy).processor.graph_runner
+    schema = runner._graph_schema
+    [diet_node] = [
+        n for n, s in schema.nodes.items() if issubclass(s.uses, DIETClassifier) and s.fn == "process"
+    ]
+    featurizer_node = schema.nodes[diet_node].needs["messages"]
+    # The TensorFlow reference: a plain DIETClassifier on the loaded model (config.yml names FastDIET).
+    diet = as_plain_diet(runner._instantiated_nodes[diet_node]._component)
+
+    def featurize(texts: list[str]) -> list[Message]:
+        """Everything the pipeline does to a message before the classifier."""
+        inputs = {"__message__": [UserMessage(t) for t in texts]}
+        return runner.run(inputs=inputs, targets=[featurizer_node])[featurizer_node]
+
+    yield runner, diet, featurize
+
+
+def as_plain_diet(component: DIETClassifier) -> DIETClassifier:
+    """A DIETClassifier (TensorFlow predictions) sharing the component's loaded model."""
+    diet = DIETClassifier(
+        config=dict(component.component_config),
+        model_storage=component._model_storage,
+        resource=component._resource,
+        execution_context=component._execution_context,
+        index_label_id_mapping=component.index_label_id_mapping,
+        entity_tag_specs=component._entity_tag_specs,
+        model=component.model,
+        sparse_feature_sizes=component._sparse_feature_sizes,
+    )
+    diet._label_data = component._label_data
+    return diet
+
+
+@pytest.fixture(scope="session")
+def project_fast(project) -> FastDIETClassifier:
+    return FastDIETClassifier.from_diet_classifier(project[1])
+
+
+def compare(
+    tf_component: DIETClassifier, fast: FastDIETClassifier, messages: list[Message]
+) -> tuple[float, int]:
+    """Runs both `process` methods on every message; returns the largest confidence difference."""
+    assert fast.uses_numpy_path
+    largest = 0.0
+    for message in messages:
+        tf_out = tf_component._predict(message)
+        np_out = fast._predict(message)
+        assert tf_out is not None and np_out is not None, message.get(TEXT)
+        tf_scores, np_scores = tf_out["i_scores"], np_out["i_scores"]
+        assert np_scores.shape == tf_scores.shape
+        largest = max(largest, float(np.abs(tf_scores - np_scores).max()))
+        transformed = np_out[DIAGNOSTIC_DATA]["text_transformed"]
+        assert transformed.shape == tf_out[DIAGNOSTIC_DATA]["text_transformed"].shape
+        np.testing.assert_allclose(transformed, tf_out[DIAGNOSTIC_DATA]["text_transformed"], atol=1e-4)
+
+        # What each writes to the message, through Rasa's own ranking code.
+        tf_component.process([message])
+        tf_intent, tf_ranking = message.get(INTENT), message.get(INTENT_RANKING_KEY)
+        fast.process([message])
+        np_intent, np_ranking = message.get(INTENT), message.get(INTENT_RANKING_KEY)
+        assert np_intent["name"] == tf_intent["name"], message.get(TEXT)
+        assert abs(np_intent["confidence"] - tf_intent["confidence"]) <= TOLERANCE
+        assert [r["name"] for r in np_ranking] == [r["name"] for r in tf_ranking], message.get(TEXT)
+        for np_rank, tf_rank in zip(np_ranking, tf_ranking, strict=True):
+            assert abs(np_rank["confidence"] - tf_rank["confidence"]) <= TOLERANCE
+            assert isinstance(np_rank["confidence"], float)
+    assert largest <= TOLERANCE
+    return largest, len(messages)
+
+
+# ------------------------------------------------------ registration, the project model
+
+
+def test_registered_as_diet_is() -> None:
+    registered = DefaultV1Recipe._registered_components
+    fast, diet = registered[FastDIETClassifier.__name__], registered[DIETClassifier.__name__]
+    assert fast.clazz is FastDIETClassifier
+    assert fast.types == diet.types
+    assert fast.is_trainable and fast.model_from is None
+
+
+def test_config_swap_gives_the_same_graph() -> None:
+    """Swapping the name in config.yml changes nothing in the train and predict graphs but the class."""
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    swapped = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    for plain, fast_step in zip(config["pipeline"], swapped["pipeline"], strict=True):
+        if plain["name"] in ("DIETClassifier", FAST_NAME):
+            plain["name"], fast_step["name"] = "DIETClassifier", FAST_NAME
+
+    def schemas(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+        graphs = DefaultV1Recipe().graph_config_for_recipe(cfg, {})
+        return [graphs.train_schema.as_dict(), graphs.predict_schema.as_dict()]
+
+    def renamed(value: Any) -> Any:
+        """The graph with FastDIETClassifier's class path and node names made DIETClassifier's."""
+        if isinstance(value, dict):  # (output fingerprints are random per recipe run)
+            return {renamed(k): renamed(v) for k, v in value.items() if k != "output_fingerprint"}
+        if isinstance(value, list):
+            return [renamed(v) for v in value]
+        if value == "components.fast_diet.FastDIETClassifier":
+            return "rasa.nlu.classifiers.diet_classifier.DIETClassifier"
+        if isinstance(value, str):
+            return value.replace("components.fast_diet.FastDIETClassifier", "DIETClassifier")
+        return value
+
+    original, fast = schemas(config), schemas(swapped)
+    assert fast != original
+    assert renamed(fast) == renamed(original)
+
+
+@pytest.mark.model
+def test_numpy_matches_tensorflow_on_the_project_model(project, project_fast) -> None:
+    _, diet, featurize = project
+    sample = random.Random(0).sample([m.get(TEXT) for m in training_examples()], 200)
+    texts = holdout_texts() + sample
+    largest, count = compare(diet, project_fast, featurize(texts))
+    print(f"\nproject model: {count} texts, largest |confidence difference| {largest:.2e}")
+    assert count == len(texts) >= 450
+
+
+@pytest.mark.model
+def test_process_does_not_call_tensorflow(project, project_fast, monkeypatch) -> None:
+    featurize = project[2]
+
+    def no_tf(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("TensorFlow called")
+
+    messages = featurize(["hi there", "does valium help with withdrawal", "goodbye"])
+    monkeypatch.setattr(project_fast.model, "run_inference", no_tf)
+    monkeypatch.setattr(project_fast.model, "_rasa_predict", no_tf)
+    project_fast.process(messages)  # a batch, as Rasa passes it
+    assert messages[0].get(INTENT)["name"] == "greet"
+    assert all(len(m.get(INTENT_RANKING_KEY)) == 10 for m in messages)
+
+
+@pytest.mark.model
+def test_empty_text_predicts_nothing_as_diet_does(project, project_fast) -> None:
+    _, diet, featurize = project
+    for component in (diet, project_fast):
+        [message] = featurize([""])
+        component.process([message])
+        assert message.get(INTENT) == {"name": None, "confidence": 0.0}
+        assert message.get(INTENT_RANKING_KEY) == []
+
+
+# ------------------------------------------------- small models trained here (a few epochs)
+
+
+def labelled(featurize: Featurize, examples: list[Message]) -> list[Message]:
+    """Training examples featurized by the project pipeline, with their intents and entities."""
+    messages = featurize([e.get(TEXT) for e in examples])
+    for message, example in zip(messages, examples, strict=True):
+        message.set(INTENT, example.get(INTENT))
+        message.set(ENTITIES, example.get(ENTITIES, []))
+    return messages
+
+
+@pytest.fixture(scope="session")
+def training_messages(project) -> list[Message]:
+    return labelled(project[2], training_examples()[::3])
+
+
+def with_dense_features(messages: list[Message], sequence_units: int, sentence_units: int) -> None:
+    """Adds made-up dense features (deterministic per text), as a dense featurizer would."""
+    for message in messages:
+        rng = np.random.default_rng(zlib.crc32(message.get(TEXT).encode()))
+        tokens = message.get_sparse_features(TEXT)[0].features.shape[0]
+        for feature_type, rows, units in (
+            ("sequence", tokens, sequence_units),
+            ("sentence", 1, sentence_units),
+        ):
+            dense = rng.standard_normal((rows, units)).astype(np.float32)
+            message.add_features(Features(dense, feature_type, TEXT, "made_up_dense"))
+
+
+def train(tmp_path: Path, messages: list[Message], **options: Any) -> tuple[FastDIETClassifier, Callable]:
+    """Trains a FastDIETClassifier as the graph would; returns it and a loader of its resource."""
+    config = {**FastDIETClassifier.get_default_config(), **DIET_OPTIONS, "epochs": 3, **options}
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("fast_diet")
+    context = ExecutionContext(GraphSchema({}), "test")
+    # Separate copies, as the train and predict graphs have: DIET edits its config while training.
+    component = FastDIETClassifier.create(copy.deepcopy(config), storage, resource, context)
+    component.train(TrainingData(training_examples=messages))
+
+    def load() -> FastDIETClassifier:
+        return FastDIETClassifier.load(copy.deepcopy(config), storage, resource, context)
+
+    return component, load
+
+
+def tf_twin(fast: FastDIETClassifier) -> DIETClassifier:
+    """A DIETClassifier sharing `fast`'s TF model: the reference TensorFlow path."""
+    return DIETClassifier(
+        dict(fast.component_config),
+        fast._model_storage,
+        fast._resource,
+        fast._execution_context,
+        index_label_id_mapping=fast.index_label_id_mapping,
+        entity_tag_specs=fast._entity_tag_specs,
+        model=fast.model,
+        sparse_feature_sizes=fast._sparse_feature_sizes,
+    )
+
+
+@pytest.mark.model
+def test_trained_and_loaded_fast_diet_matches_tensorflow(tmp_path, training_messages, project) -> None:
+    """config.yml's options: the component right after training, then loaded from its resource."""
+    trained, load = train(tmp_path, training_messages)
+    messages = project[2](holdout_texts()[::3])
+    compare(tf_twin(trained), trained, messages)  # weights extracted lazily, after training
+
+    loaded = load()
+    assert loaded._numpy_diet is not None  # extracted once, at load
+    largest, count = compare(tf_twin(loaded), loaded, messages)
+    print(f"\nmodel trained here, loaded: {count} texts, largest difference {largest:.2e}")
+
+
+@pytest.mark.model
+def test_other_supported_configurations_match_tensorflow(tmp_path, project) -> None:
+    """Two layers, two heads, unidirectional, a text hidden layer, dense features of different
+    sizes (so the unify-dims layers exist), margin loss (cosine similarity, raw confidences)."""
+    messages = labelled(project[2], training_examples()[::6])
+    with_dense_features(messages, sequence_units=8, sentence_units=5)
+    fast, _ = train(
+        tmp_path,
+        messages,
+        epochs=2,
+        number_of_transformer_layers=2,
+        number_of_attention_heads=2,
+        unidirectional_encoder=True,
+        hidden_layers_sizes={"text": [64], "label": []},
+        loss_type="margin",
+        constrain_similarities=False,
+    )
+    layers = fast.model._tf_layers["sequence_layer.text"]._tf_layers["feature_combining"]._tf_layers
+    assert "unify_dims_before_seq_sent_concat.sentence" in layers
+    assert fast._prepared_for is None  # after training, the weights are extracted at first use
+    assert fast.uses_numpy_path
+    numpy_diet = fast._numpy_diet
+    assert numpy_diet is not None and numpy_diet.encoder is not None
+    assert numpy_diet.encoder.unidirectional and len(numpy_diet.encoder.layers) == 2
+    assert numpy_diet.similarity_type == "cosine" and not numpy_diet.softmax_confidence
+    test_messages = project[2](holdout_texts()[::6])
+    with_dense_features(test_messages, sequence_units=8, sentence_units=5)
+    compare(tf_twin(fast), fast, test_messages)
+
+
+@pytest.mark.model
+def test_no_transformer_matches_tensorflow(tmp_path, project) -> None:
+    """number_of_transformer_layers 0: features -> hidden layer -> embedding, no GELU after."""
+    messages = labelled(project[2], training_examples()[::6])
+    fast, _ = train(
+        tmp_path,
+        messages,
+        epochs=2,
+        number_of_transformer_layers=0,
+        hidden_layers_sizes={"text": [32], "label": []},
+    )
+    assert fast.uses_numpy_path
+    assert fast._numpy_diet is not None and fast._numpy_diet.encoder is None
+    compare(tf_twin(fast), fast, project[2](holdout_texts()[::6]))
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        # (Trained without entity annotations: a CRF takes a minute to train here, and the
+        # refusal is decided on the configuration.)
+        ({"entity_recognition": True}, "entity_recognition"),
+        ({"use_key_relative_attention": True}, "relative attention"),
+    ],
+)
+def test_unsupported_configuration_falls_back_to_tensorflow(
+    tmp_path, training_messages, project, caplog, options, reason
+) -> None:
+    messages = training_messages[::2]
+    for message in messages:
+        message.set(ENTITIES, [])
+    _, load = train(tmp_path, messages, epochs=1, **options)
+    with caplog.at_level(logging.WARNING, logger="components.fast_diet"):
+        loaded = load()
+    assert not loaded.uses_numpy_path
+    assert any(reason in r.getMessage() and "TensorFlow" in r.getMessage() for r in caplog.records)
+
+    def outputs(component: DIETClassifier, text: str) -> tuple[Any, ...]:
+        [message] = project[2]([text])
+        component.process([message])
+        entities = [{**e, "extractor": "-"} for e in message.get(ENTITIES, [])]
+        return message.get(INTENT), message.get(INTENT_RANKING_KEY), entities
+
+    for text in ("is valium a benzo", "hello"):
+        assert outputs(loaded, text) == outputs(tf_twin(loaded), text)
