@@ -77,14 +77,19 @@ def main() -> None:
     credentials = {"project": ROOT / "credentials.yml", "baseline": HERE / "baseline_credentials.yml"}
 
     # As `make run` starts them: the project through its launcher with scripts/serve.sh's number of
-    # workers; the baseline as `rasa run` (one worker: its in-memory lock store allows no more).
+    # workers and rasa-sdk's own action server command; the baseline as `rasa run` (one worker: its
+    # in-memory lock store allows no more) and `rasa run actions`.
     commands = {"project": [str(BIN / "python"), "-m", "serving.launch"], "baseline": [str(BIN / "rasa")]}
+    action_commands = {
+        "project": [str(BIN / "python"), "-m", "rasa_sdk"],
+        "baseline": [str(BIN / "rasa"), "run", "actions"],
+    }
     envs = {"project": {**env, "SANIC_WORKERS": str(project_workers())}, "baseline": env}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         assistants = {
             side: Assistant(
                 side, models[side]["model"], endpoints[side], credentials[side], envs[side], Path(tmp),
-                rasa=commands[side],
+                rasa=commands[side], actions=action_commands[side],
             )
             for side in report.SIDES
         }  # fmt: skip

@@ -44,8 +44,9 @@ def main() -> None:
         env = {**server_env(), "SANIC_WORKERS": str(project_workers())}
         launcher = [str(BIN / "python"), "-m", "serving.launch"]
         assistant = Assistant(
-            args.tag, args.model, args.endpoints, args.credentials, env, Path(tmp), rasa=launcher
-        )
+            args.tag, args.model, args.endpoints, args.credentials, env, Path(tmp), rasa=launcher,
+            actions=[str(BIN / "python"), "-m", "rasa_sdk"],
+        )  # fmt: skip
         try:
             assistant.start(first_message=script[0])
             print(f"first answer after {assistant.startup_seconds:.1f} s")

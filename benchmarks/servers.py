@@ -58,7 +58,8 @@ def group_memory_bytes(pgids: list[int]) -> tuple[int, int]:
 class Assistant:
     """One running assistant; `peak_rss` and `peak_pss` are sampled from launch until stop.
 
-    `rasa` is the command that starts the Rasa server (`rasa` itself, or the project's launcher).
+    `rasa` is the command that starts the Rasa server (`rasa` itself, or the project's launcher),
+    `actions` the one that starts the action server (`rasa run actions`, or rasa-sdk's own).
     """
 
     name: str
@@ -68,6 +69,7 @@ class Assistant:
     env: dict[str, str]
     workdir: Path
     rasa: list[str] = field(default_factory=lambda: [str(BIN / "rasa")])
+    actions: list[str] = field(default_factory=lambda: [str(BIN / "rasa"), "run", "actions"])
     rasa_url: str = ""
     startup_seconds: float = 0.0
     peak_rss: int = 0
@@ -87,7 +89,7 @@ class Assistant:
         began = time.monotonic()
         self._launch(
             "actions",
-            [str(BIN / "rasa"), "run", "actions", "--port", str(actions_port), "--actions", "actions"],
+            [*self.actions, "--port", str(actions_port), "--actions", "actions"],
         )
         self._launch(
             "rasa",
@@ -176,7 +178,10 @@ class Assistant:
 def endpoints_for(source: Path, actions_port: int, scratch: Path) -> str:
     """The given endpoints file with the action server on its free port and SQLite files in `scratch`."""
     endpoints = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
+    endpoints["action_endpoint"] = {
+        **(endpoints.get("action_endpoint") or {}),
+        "url": f"http://127.0.0.1:{actions_port}/webhook",
+    }
     store = endpoints.get("tracker_store") or {}
     locks = endpoints.get("lock_store") or {}
     for section in (store, locks):

@@ -32,22 +32,15 @@ from typing import Any, cast
 from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.domain import Domain, State
-from rasa.shared.core.events import (
-    ActionExecuted,
-    ActionReverted,
-    ActiveLoop,
-    Event,
-    Restarted,
-    SessionStarted,
-    UserUtteranceReverted,
-)
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from performance import action_validation
+from performance import action_payload, action_validation
+from performance.tracker_copy import REWRITES_HISTORY
 
 # Events after which `applied_events` is not "the applied events so far, plus this one".
-NOT_SIMPLY_APPENDED = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted, ActiveLoop)
+NOT_SIMPLY_APPENDED = REWRITES_HISTORY
 KEPT_CONVERSATIONS = 1000
 
 
@@ -190,8 +183,10 @@ class RecentRulePolicy(RulePolicy):
         super().__init__(*args, **kwargs)
         self._recent = RecentStates()
         # The policy is what every running model of this project loads: the one place to make
-        # Rasa check custom-action replies with a validator built once (same verdicts).
+        # Rasa check custom-action replies with a validator built once (same verdicts), and build
+        # action requests with only the recent events when endpoints.yml asks for it.
         action_validation.install()
+        action_payload.install()
 
     def history_window(self) -> int:
         """States needed: the longest rule's, plus one to tell "longer than the rule" from "as long".

@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -58,6 +59,25 @@ class KeptSession:
     newest_id: int  # highest row id of this sender
     session_start: float | None  # timestamp of the latest session_started row, if any
     events: list[Event] = field(default_factory=list)
+    # The tracker these events make (built on first use, never handed out itself), and the domain
+    # whose slots it was built with.
+    tracker: FastCopyTracker | None = None
+    domain: Domain | None = None
+
+    def followed_by(self, rows: int, newest_id: int, events: list[Event]) -> KeptSession:
+        """This session with `events` appended; the built tracker goes on by applying them."""
+        tracker, self.tracker = self.tracker, None  # one owner at a time
+        if tracker is not None:
+            for event in events:
+                tracker.update(event)
+        return KeptSession(rows, newest_id, self.session_start, [*self.events, *events], tracker, self.domain)
+
+    def tracker_for(self, sender_id: str, domain: Domain) -> DialogueStateTracker:
+        """A tracker of these events: a copy of the kept one (built by replaying them, once)."""
+        if self.tracker is None or self.domain is not domain:
+            self.tracker = FastCopyTracker.from_events(sender_id, list(self.events), domain.slots)
+            self.domain = domain
+        return self.tracker.handout()
 
 
 class IncrementalReads(SQLTrackerStore):
@@ -90,7 +110,7 @@ class IncrementalReads(SQLTrackerStore):
             kept = self._read_session(session, sender_id)
         if not (self.domain and kept.events):
             return None
-        return FastCopyTracker.from_events(sender_id, list(kept.events), self.domain.slots)
+        return kept.tracker_for(sender_id, self.domain)
 
     def _read_session(self, session: Any, sender_id: str) -> KeptSession:
         rows, newest_id = self._row_count_and_newest(session, sender_id)
@@ -128,7 +148,7 @@ class IncrementalReads(SQLTrackerStore):
         # The same condition as SQLTrackerStore._event_query: rows of the latest session.
         in_session = [r for r in new_rows if kept.session_start is None or r.timestamp >= kept.session_start]
         events = deserialise_events([json.loads(r.data) for r in in_session])
-        return KeptSession(rows, new_rows[-1].id, kept.session_start, [*kept.events, *events])
+        return kept.followed_by(rows, new_rows[-1].id, events)
 
     def _read_in_full(self, session: Any, sender_id: str, rows: int, newest_id: int) -> KeptSession:
         session_start = (
@@ -179,12 +199,7 @@ class IncrementalReads(SQLTrackerStore):
         # The same selection and parsing as when these rows are read back (_append_new_rows).
         in_session = [r for r in rows if kept.session_start is None or r.timestamp >= kept.session_start]
         events = deserialise_events([json.loads(r.data) for r in in_session])
-        self._keep(
-            sender_id,
-            KeptSession(
-                kept.rows + len(rows), max(r.id for r in rows), kept.session_start, [*kept.events, *events]
-            ),
-        )
+        self._keep(sender_id, kept.followed_by(kept.rows + len(rows), max(r.id for r in rows), events))
 
     def _keep(self, sender_id: str, kept: KeptSession) -> None:
         self._kept[sender_id] = kept

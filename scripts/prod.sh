@@ -228,7 +228,8 @@ start_redis() {
 
 start_actions() {
   # rasa-sdk has no authentication: loopback only, never behind the public nginx.
-  launch actions env SANIC_HOST=127.0.0.1 "$BIN/rasa" run actions --port "$PROD_ACTIONS_PORT" \
+  # rasa-sdk's own command: what `rasa run actions` runs, without importing Rasa (less memory).
+  launch actions env SANIC_HOST=127.0.0.1 "$BIN/python" -m rasa_sdk --port "$PROD_ACTIONS_PORT" \
     --actions actions
 }
 

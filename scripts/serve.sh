@@ -52,8 +52,9 @@ rm -f var/locks.db var/locks.db-wal var/locks.db-shm
 # endpoints.yml names the default action server port; follow ACTIONS_PORT when it is moved.
 sed "s#localhost:5055/#localhost:$ACTIONS_PORT/#" endpoints.yml > var/endpoints.yml
 
-# The action server has no authentication: it listens on loopback only.
-SANIC_HOST=127.0.0.1 "$BIN/rasa" run actions --port "$ACTIONS_PORT" --actions actions --quiet &
+# The action server has no authentication: it listens on loopback only. rasa-sdk's own command is
+# what `rasa run actions` runs, without importing Rasa (40 MB of memory instead of 120).
+SANIC_HOST=127.0.0.1 "$BIN/python" -m rasa_sdk --port "$ACTIONS_PORT" --actions actions --quiet &
 pids+=($!)
 
 if [ "${1:-}" = "shell" ]; then

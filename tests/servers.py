@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -73,12 +74,12 @@ def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Pope
     )
 
 
+SHIPPED = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+
+
 def shipped_storage(folder: Path) -> str:
     """endpoints.yml's conversation store and lock store (as `make run` has them), on files in `folder`."""
-    import yaml
-
-    shipped = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    sections = {key: dict(shipped[key]) for key in ("tracker_store", "lock_store")}
+    sections = {key: dict(SHIPPED[key]) for key in ("tracker_store", "lock_store")}
     for section in sections.values():
         section["db"] = str(folder / Path(section["db"]).name)
     return yaml.safe_dump(sections, sort_keys=False)
@@ -114,8 +115,17 @@ def running_servers(
     }
     actions_port, rasa_port = free_port(), rasa_port or free_port()
     endpoints = workdir / "endpoints.yml"
+    # endpoints.yml's action endpoint settings, on the test's port.
     endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n{extra_endpoints}'
+        yaml.safe_dump(
+            {
+                "action_endpoint": {
+                    **SHIPPED["action_endpoint"],
+                    "url": f"http://127.0.0.1:{actions_port}/webhook",
+                }
+            }
+        )
+        + extra_endpoints
     )
     actions_url = f"http://127.0.0.1:{actions_port}"
     rasa_url = f"http://127.0.0.1:{rasa_port}"
@@ -124,9 +134,9 @@ def running_servers(
     try:
         if actions:
             command = [
-                str(BIN / "rasa"),
-                "run",
-                "actions",
+                str(BIN / "python"),
+                "-m",
+                "rasa_sdk",  # as scripts/serve.sh starts it
                 "--port",
                 str(actions_port),
                 "--actions",

@@ -53,3 +53,20 @@ def test_conversations_are_separate(servers):
     # Nothing was discussed in this conversation: the assistant asks which medicine.
     other = servers.say("e2e-b", "what are its risks?")
     assert "Which medicine do you mean?" in texts(other)
+
+
+def test_late_in_a_long_conversation_context_still_works(servers):
+    """The action server gets only the recent events (endpoints.yml: recent_user_turns): after many
+    turns, a follow-up still finds its medication and a second unclear message still goes to help."""
+    sender = "e2e-long"
+    for n in range(15):
+        servers.say(sender, "does valium help with opioid withdrawal" if n % 2 else "hello")
+    servers.say(sender, "what about klonopin?")
+    assert "Klonopin" in texts(servers.say(sender, "what are its risks?"))
+
+    first = servers.say(sender, "blorf znak quibble")
+    assert any(r.get("buttons") for r in first), "the likeliest questions are offered"
+    assert "a person can help you better" not in texts(first)
+    second = servers.say(sender, "purple monkey dishwasher")
+    assert "a person can help you better" in texts(second)
+    assert "1-800-662-HELP (4357)" in texts(second)

@@ -184,3 +184,25 @@ async def test_a_write_between_read_and_save_is_not_overwritten(rasa_domain, db)
     expected = await store(PrivateSQLTrackerStore, rasa_domain, db).retrieve("ida")
     assert dump(await first.retrieve("ida")) == dump(expected)
     assert dump(await second.retrieve("ida")) == dump(expected)
+
+
+async def test_handed_out_trackers_are_independent_copies(rasa_domain, db):
+    """The store keeps the tracker it built and hands out copies: changing one (without saving)
+    changes neither what is kept nor the next copy; applied events are Rasa's."""
+    fast = store(IncrementalPrivateSQLTrackerStore, rasa_domain, db)
+    await add(fast, rasa_domain, "jon", session_start(1000) + turn("hi", "greet", 1001, "valium"))
+    first = await fast.retrieve("jon")
+    assert first is not None
+    assert first.applied_events() == DialogueStateTracker.applied_events(first)
+    first.update(UserUttered("not saved", {"name": "greet"}, timestamp=1002))
+    first.update(SlotSet("medication", "klonopin", timestamp=1002.1))
+    second = await fast.retrieve("jon")
+    assert second is not None and second is not first
+    assert "not saved" not in [e.get("text") for e in dump(second) or []]
+    assert second.get_slot("medication") == "valium"
+    await same_as_rasa(fast, rasa_domain, db, "jon")
+    await add(fast, rasa_domain, "jon", turn("and klonopin", "ask_what_about", 1003, "klonopin"))
+    third = await fast.retrieve("jon")
+    assert third is not None and third.get_slot("medication") == "klonopin"
+    assert third.applied_events() == DialogueStateTracker.applied_events(third)
+    await same_as_rasa(fast, rasa_domain, db, "jon")

@@ -85,3 +85,58 @@ def test_the_copy_is_independent(rasa_domain):
     assert tracker.get_slot("medication") == "valium"
     assert tracker.latest_action_name == "action_listen"
     assert len(tracker.events) == len(conversation())
+
+
+def test_applied_events_as_rasa_computes_them_at_every_step(rasa_domain, monkeypatch):
+    """Kept applied events equal Rasa's after every event of random conversations with restarts,
+    new sessions, reverts and loops (which make the store fall back to Rasa's computation)."""
+    import random
+
+    from rasa.shared.core.events import ActionReverted
+
+    def random_event(rng: random.Random, n: int) -> Event:
+        kind = rng.choices(
+            ["user", "action", "bot", "slot", "revert_user", "revert_action", "restart", "session", "loop"],
+            weights=[20, 25, 15, 10, 2, 2, 1, 1, 1],
+        )[0]
+        return {
+            "user": lambda: UserUttered(f"text {n}", {"name": "greet", "confidence": 1.0}),
+            "action": lambda: ActionExecuted(rng.choice(["action_listen", "utter_greet", "some_form"])),
+            "bot": lambda: BotUttered(f"bot {n}"),
+            "slot": lambda: SlotSet("medication", rng.choice(["valium", "klonopin", None])),
+            "revert_user": UserUtteranceReverted,
+            "revert_action": ActionReverted,
+            "restart": Restarted,
+            "session": SessionStarted,
+            "loop": lambda: ActiveLoop(rng.choice(["some_form", None])),
+        }[kind]()
+
+    rasas = DialogueStateTracker.applied_events
+    computed_by_rasa: list[int] = []
+    monkeypatch.setattr(
+        DialogueStateTracker, "applied_events", lambda self: computed_by_rasa.append(1) or rasas(self)
+    )
+    checked = 0
+    for seed in range(12):
+        rng = random.Random(seed)
+        tracker = FastCopyTracker.from_events("eve", conversation(), rasa_domain.slots)
+        for n in range(120):
+            event = random_event(rng, n)
+            if seed % 2 and isinstance(event, ActiveLoop):
+                continue  # half the conversations without loops, where kept answers are used most
+            tracker.update(event)
+            if rng.random() < 0.7:  # not after every event: kept answers must also catch up
+                expected = rasas(tracker)
+                assert tracker.applied_events() == expected, (seed, n)
+                assert tracker.applied_events() == expected  # asked twice in a row
+                checked += 2
+    assert checked > 1600
+    # Most answers came from what was kept, not from Rasa's walk over the whole conversation.
+    assert len(computed_by_rasa) < checked / 2
+
+
+def test_applied_events_are_a_fresh_list_each_time(rasa_domain):
+    tracker = FastCopyTracker.from_events("fay", conversation(), rasa_domain.slots)
+    first = tracker.applied_events()
+    first.clear()  # a caller may change the list it got
+    assert tracker.applied_events() == DialogueStateTracker.applied_events(tracker) != []
