@@ -123,11 +123,23 @@ class Assistant:
                 )
                 if reply.ok and reply.json():
                     self.startup_seconds = time.monotonic() - began
+                    self._wait_for_all_workers(deadline)
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"{self.name}: no answer {timeout}s after start:\n{self.log_tail()}")
+
+    def _wait_for_all_workers(self, deadline: float) -> None:
+        """With several workers the first answers before the others have loaded the model (they load
+        in turn): wait for all, so that their loading overlaps neither the other side's start-up
+        nor any measurement."""
+        workers = int(self.env.get("SANIC_WORKERS") or 1)
+        log = self.workdir / f"{self.name}-rasa.log"
+        while log.read_text(errors="replace").count("Rasa server is up and running") < workers:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: not all {workers} workers up:\n{self.log_tail()}")
+            time.sleep(0.2)
 
     def log_tail(self, chars: int = 3000) -> str:
         """The end of both servers' logs (the work folder is removed when the benchmark ends)."""

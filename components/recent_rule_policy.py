@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
+import operator
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from itertools import islice
@@ -89,6 +90,14 @@ def same_event(event: Event, replayed: Event) -> bool:
     return event is replayed or as_json(event) == as_json(replayed)
 
 
+def same_events(events: list[Event], replayed: list[Event]) -> bool:
+    """`same_event` for each pair; identity is checked for all at C speed first (the usual case:
+    all the same objects but for the last message's, read back from the database)."""
+    identical = list(map(operator.is_, events, replayed))
+    first_other = identical.index(False) if False in identical else len(identical)
+    return all(map(same_event, events[first_other:], replayed[first_other:]))
+
+
 def as_json(event: Event) -> str:
     return json.dumps(event.as_dict(), sort_keys=True, default=str)
 
@@ -124,7 +133,7 @@ class RecentStates:
         if len(tracker.events) < seen:
             return None
         known = list(islice(tracker.events, seen))
-        if not all(map(same_event, known, replayed.events)):
+        if not same_events(known, replayed.events):
             return None
         new = list(islice(tracker.events, seen, None))
         if any(isinstance(event, NOT_SIMPLY_APPENDED) for event in new):

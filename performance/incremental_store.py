@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -212,7 +213,7 @@ def _built_from(tracker: DialogueStateTracker, kept: KeptSession) -> bool:
     """Whether the tracker's first events are the kept events themselves (a tracker this store made)."""
     if len(tracker.events) < len(kept.events):
         return False
-    return all(mine is theirs for mine, theirs in zip(tracker.events, kept.events, strict=False))
+    return all(map(operator.is_, tracker.events, kept.events))
 
 
 class IncrementalPrivateSQLTrackerStore(IncrementalReads, PrivateSQLTrackerStore):

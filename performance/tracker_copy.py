@@ -74,23 +74,19 @@ class FastCopyTracker(DialogueStateTracker):
     def handout(self) -> FastCopyTracker:
         """A copy to give out (this one is kept): a FastCopyTracker that knows its applied events."""
         self.applied_events()
-        kept = self._applied_so_far  # None for a conversation with loops
         twin = self.copy()
-        twin.__class__ = FastCopyTracker
+        if not isinstance(twin, FastCopyTracker):  # Rasa's replaying copy (no domain slots)
+            twin.__class__ = FastCopyTracker
         assert isinstance(twin, FastCopyTracker)
-        if kept is not None and kept.count == len(twin.events):
-            # The same events (objects) in the twin's own list; the kept list is never changed in place.
-            last = twin.events[-1] if kept.count else None
-            twin._applied_so_far = AppliedSoFar(twin.events, kept.count, last, kept.applied)
         return twin
 
     def copy(self) -> DialogueStateTracker:
-        """The same tracker `DialogueStateTracker.copy` makes, without replaying the events."""
+        """The same tracker `DialogueStateTracker.copy` makes, without replaying the events (and
+        knowing the applied events this one knows)."""
         if type(self.slots) is not dict or not self.sender_id:
             return super().copy()  # no domain slots (AnySlotDict) or no sender id: let Rasa replay
-        twin = copy.copy(self)
-        twin.__class__ = DialogueStateTracker  # what init_copy makes
-        twin.__dict__.pop("_applied_so_far", None)
+        twin = copy.copy(self)  # a FastCopyTracker too: its copies and applied events are as fast
+        kept = twin.__dict__.pop("_applied_so_far", None)
         twin.events = deque(self.events, maxlen=self.events.maxlen)
         twin.slots = {name: copy.copy(slot) for name, slot in self.slots.items()}
         twin.latest_action = dict(self.latest_action) if self.latest_action is not None else None
@@ -98,4 +94,7 @@ class FastCopyTracker(DialogueStateTracker):
         twin.sender_source = None
         twin.model_id = None
         twin.assistant_id = None
+        if kept is not None and kept.events is self.events and kept.count == len(self.events):
+            # The same events (objects) in the twin's own list; the kept list is never changed in place.
+            twin._applied_so_far = AppliedSoFar(twin.events, kept.count, kept.last, kept.applied)
         return twin

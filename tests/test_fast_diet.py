@@ -67,7 +67,12 @@ def project(tmp_path_factory) -> Iterator[tuple[Any, DIETClassifier, Featurize]]
 
     model_copy = tmp_path_factory.mktemp("fast_diet") / "assistant.tar.gz"
     shutil.copy(MODEL, model_copy)  # `make train` may rewrite the original meanwhile
-    runner = load_agent(model_copy).processor.graph_runner
+    # The TensorFlow model is the reference here: keep it (a server lets it go after loading).
+    FastDIETClassifier.KEEP_TENSORFLOW_MODEL = True
+    try:
+        runner = load_agent(model_copy).processor.graph_runner
+    finally:
+        FastDIETClassifier.KEEP_TENSORFLOW_MODEL = False
     schema = runner._graph_schema
     [diet_node] = [
         n for n, s in schema.nodes.items() if issubclass(s.uses, DIETClassifier) and s.fn == "process"
@@ -188,6 +193,28 @@ def test_numpy_matches_tensorflow_on_the_project_model(project, project_fast) ->
 
 
 @pytest.mark.model
+def test_a_loaded_model_lets_tensorflow_go_and_predicts_the_same(project, tmp_path) -> None:
+    """As a server loads it: no TF model kept, and the same intents and confidences as TF gives."""
+    from scripts.evaluate import load_agent
+
+    shutil.copy(MODEL, tmp_path / "assistant.tar.gz")
+    runner = load_agent(tmp_path / "assistant.tar.gz").processor.graph_runner
+    [served] = [
+        n._component
+        for n in runner._instantiated_nodes.values()
+        if isinstance(n._component, FastDIETClassifier)
+    ]
+    assert served.model is None and served.uses_numpy_path
+    _, diet, featurize = project
+    texts = holdout_texts()[:60]
+    for theirs, ours in zip(featurize(texts), featurize(texts), strict=True):
+        diet.process([theirs])
+        served.process([ours])
+        assert ours.get(INTENT)["name"] == theirs.get(INTENT)["name"], ours.get(TEXT)
+        assert abs(ours.get(INTENT)["confidence"] - theirs.get(INTENT)["confidence"]) <= TOLERANCE
+
+
+@pytest.mark.model
 def test_process_does_not_call_tensorflow(project, project_fast, monkeypatch) -> None:
     featurize = project[2]
 
@@ -252,8 +279,13 @@ def train(tmp_path: Path, messages: list[Message], **options: Any) -> tuple[Fast
     component = FastDIETClassifier.create(copy.deepcopy(config), storage, resource, context)
     component.train(TrainingData(training_examples=messages))
 
-    def load() -> FastDIETClassifier:
-        return FastDIETClassifier.load(copy.deepcopy(config), storage, resource, context)
+    def load(keep_tensorflow: bool = True) -> FastDIETClassifier:
+        """Loaded from the resource; keeping the TF model (the reference) unless told otherwise."""
+        FastDIETClassifier.KEEP_TENSORFLOW_MODEL = keep_tensorflow
+        try:
+            return FastDIETClassifier.load(copy.deepcopy(config), storage, resource, context)
+        finally:
+            FastDIETClassifier.KEEP_TENSORFLOW_MODEL = False
 
     return component, load
 

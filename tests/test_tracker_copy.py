@@ -62,6 +62,7 @@ CASES = {
 
 def comparable(tracker: DialogueStateTracker) -> dict[str, Any]:
     state = dict(vars(tracker))
+    state.pop("_applied_so_far", None)  # what FastCopyTracker knows of its applied events
     state["events"] = list(tracker.events)
     state["slots"] = {name: (type(slot), vars(slot)) for name, slot in tracker.slots.items()}
     return state
@@ -72,7 +73,7 @@ def test_same_tracker_as_a_replayed_copy(name, rasa_domain):
     tracker = FastCopyTracker.from_events("dee", CASES[name], rasa_domain.slots)
     tracker.model_id, tracker.assistant_id = "model", "assistant"
     fast, replayed = tracker.copy(), DialogueStateTracker.copy(tracker)
-    assert type(fast) is type(replayed) is DialogueStateTracker
+    assert type(replayed) is DialogueStateTracker and isinstance(fast, DialogueStateTracker)
     assert comparable(fast) == comparable(replayed)
     assert fast.current_state(EventVerbosity.ALL) == replayed.current_state(EventVerbosity.ALL)
 
@@ -140,3 +141,15 @@ def test_applied_events_are_a_fresh_list_each_time(rasa_domain):
     first = tracker.applied_events()
     first.clear()  # a caller may change the list it got
     assert tracker.applied_events() == DialogueStateTracker.applied_events(tracker) != []
+
+
+def test_a_copy_carries_the_applied_events_and_goes_on_alone(rasa_domain):
+    tracker = FastCopyTracker.from_events("gil", conversation(), rasa_domain.slots)
+    before = tracker.applied_events()
+    twin = tracker.copy()
+    assert isinstance(twin, FastCopyTracker) and twin._applied_so_far is not None
+    twin.update(UserUttered("more", {"name": "greet", "confidence": 1.0}))
+    twin.update(UserUtteranceReverted())
+    twin.update(ActionExecuted("action_listen"))
+    assert twin.applied_events() == DialogueStateTracker.applied_events(twin)
+    assert tracker.applied_events() == before == DialogueStateTracker.applied_events(tracker)
