@@ -34,6 +34,8 @@ def server_env() -> dict[str, str]:
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
         "SANIC_HOST": "127.0.0.1",
+        # Rasa's default; set because the benchmark reads each worker's "up and running" line.
+        "LOG_LEVEL": "INFO",
         # As scripts/serve.sh: bodies over 1 MB are refused before they are read.
         "SANIC_REQUEST_MAX_SIZE": "1000000",
     }

@@ -100,7 +100,10 @@ def test_two_workers_keep_every_conversation_whole(tmp_path):
     (tmp_path / "run").mkdir()
     storage = shipped_storage(tmp_path)
     assert "IncrementalPrivateSQLTrackerStore" in storage and "SQLiteLockStore" in storage
-    with running_servers(tmp_path / "run", storage, extra_env={"SANIC_WORKERS": "2"}) as servers:
+    # INFO: the workers' "up and running" lines are read below (Rasa's logging set-up, run by other
+    # tests in this process, leaves LOG_LEVEL=WARNING in the environment servers inherit).
+    env = {"SANIC_WORKERS": "2", "LOG_LEVEL": "INFO"}
+    with running_servers(tmp_path / "run", storage, extra_env=env) as servers:
         # Both workers load the model (each says so once) before the load starts; on a busy machine
         # the second can take minutes (seen in CI: over 2 minutes while another job trained).
         deadline = time.monotonic() + 420
