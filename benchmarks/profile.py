@@ -57,44 +57,13 @@ def main() -> None:
             recorders = []
             for role, pid in zip(("rasa", "actions"), reversed(assistant.pids()), strict=True):
                 out = RESULTS / f"profile-{args.tag}-{role}"
-                recorders.append(
-                    subprocess.Popen(
-                        [
-                            str(PY_SPY),
-                            "record",
-                            "--pid",
-                            str(pid),
-                            "--rate",
-                            "100",
-                            "--nonblocking",
-                            "--subprocesses",
-                            "--format",
-                            "raw",
-                            "-o",
-                            f"{out}.folded",
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
+                # Collapsed stacks (for benchmarks.hotspots) and a flame graph, recorded side by side.
+                for output in (["--format", "raw", "-o", f"{out}.folded"], ["-o", f"{out}.svg"]):
+                    command = [str(PY_SPY), "record", "--pid", str(pid), "--rate", "100",
+                               "--nonblocking", "--subprocesses", *output]  # fmt: skip
+                    recorders.append(
+                        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     )
-                )
-                recorders.append(
-                    subprocess.Popen(
-                        [
-                            str(PY_SPY),
-                            "record",
-                            "--pid",
-                            str(pid),
-                            "--rate",
-                            "100",
-                            "--nonblocking",
-                            "--subprocesses",
-                            "-o",
-                            f"{out}.svg",
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
             # The same conversation goes on (message warm+1 onwards) while the others run alongside.
             run = asyncio.run(
                 load.closed_loop(assistant.rasa_url, args.users, 3600, script, sender, args.record)

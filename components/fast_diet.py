@@ -42,7 +42,7 @@ import gc
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -507,6 +507,25 @@ class NumpyDIET:
         }
 
 
+DIETType = TypeVar("DIETType", bound=DIETClassifier)
+
+
+def sharing_model(cls: type[DIETType], diet: DIETClassifier) -> DIETType:
+    """A `cls` component with the same configuration, labels and (shared) TF model as `diet`."""
+    component = cls(
+        config=dict(diet.component_config),
+        model_storage=diet._model_storage,
+        resource=diet._resource,
+        execution_context=diet._execution_context,
+        index_label_id_mapping=diet.index_label_id_mapping,
+        entity_tag_specs=diet._entity_tag_specs,
+        model=diet.model,
+        sparse_feature_sizes=diet._sparse_feature_sizes,
+    )
+    component._label_data = diet._label_data
+    return component
+
+
 @DefaultV1Recipe.register(
     # As DIETClassifier registers itself, so that the recipe places and validates it identically.
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR],
@@ -558,17 +577,7 @@ class FastDIETClassifier(DIETClassifier):
     @classmethod
     def from_diet_classifier(cls, diet: DIETClassifier) -> FastDIETClassifier:
         """Wraps an already trained or loaded DIETClassifier, sharing its TF model."""
-        component = cls(
-            config=dict(diet.component_config),
-            model_storage=diet._model_storage,
-            resource=diet._resource,
-            execution_context=diet._execution_context,
-            index_label_id_mapping=diet.index_label_id_mapping,
-            entity_tag_specs=diet._entity_tag_specs,
-            model=diet.model,
-            sparse_feature_sizes=diet._sparse_feature_sizes,
-        )
-        component._label_data = diet._label_data
+        component = sharing_model(cls, diet)
         component.prepare_numpy_forward()
         return component
 

@@ -35,7 +35,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.fast_diet import FastDIETClassifier
+from components.fast_diet import FastDIETClassifier, sharing_model
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "assistant.tar.gz"
@@ -91,18 +91,7 @@ def project(tmp_path_factory) -> Iterator[tuple[Any, DIETClassifier, Featurize]]
 
 def as_plain_diet(component: DIETClassifier) -> DIETClassifier:
     """A DIETClassifier (TensorFlow predictions) sharing the component's loaded model."""
-    diet = DIETClassifier(
-        config=dict(component.component_config),
-        model_storage=component._model_storage,
-        resource=component._resource,
-        execution_context=component._execution_context,
-        index_label_id_mapping=component.index_label_id_mapping,
-        entity_tag_specs=component._entity_tag_specs,
-        model=component.model,
-        sparse_feature_sizes=component._sparse_feature_sizes,
-    )
-    diet._label_data = component._label_data
-    return diet
+    return sharing_model(DIETClassifier, component)
 
 
 @pytest.fixture(scope="session")
@@ -290,30 +279,16 @@ def train(tmp_path: Path, messages: list[Message], **options: Any) -> tuple[Fast
     return component, load
 
 
-def tf_twin(fast: FastDIETClassifier) -> DIETClassifier:
-    """A DIETClassifier sharing `fast`'s TF model: the reference TensorFlow path."""
-    return DIETClassifier(
-        dict(fast.component_config),
-        fast._model_storage,
-        fast._resource,
-        fast._execution_context,
-        index_label_id_mapping=fast.index_label_id_mapping,
-        entity_tag_specs=fast._entity_tag_specs,
-        model=fast.model,
-        sparse_feature_sizes=fast._sparse_feature_sizes,
-    )
-
-
 @pytest.mark.model
 def test_trained_and_loaded_fast_diet_matches_tensorflow(tmp_path, training_messages, project) -> None:
     """config.yml's options: the component right after training, then loaded from its resource."""
     trained, load = train(tmp_path, training_messages)
     messages = project[2](holdout_texts()[::3])
-    compare(tf_twin(trained), trained, messages)  # weights extracted lazily, after training
+    compare(as_plain_diet(trained), trained, messages)  # weights extracted lazily, after training
 
     loaded = load()
     assert loaded._numpy_diet is not None  # extracted once, at load
-    largest, count = compare(tf_twin(loaded), loaded, messages)
+    largest, count = compare(as_plain_diet(loaded), loaded, messages)
     print(f"\nmodel trained here, loaded: {count} texts, largest difference {largest:.2e}")
 
 
@@ -344,7 +319,7 @@ def test_other_supported_configurations_match_tensorflow(tmp_path, project) -> N
     assert numpy_diet.similarity_type == "cosine" and not numpy_diet.softmax_confidence
     test_messages = project[2](holdout_texts()[::6])
     with_dense_features(test_messages, sequence_units=8, sentence_units=5)
-    compare(tf_twin(fast), fast, test_messages)
+    compare(as_plain_diet(fast), fast, test_messages)
 
 
 @pytest.mark.model
@@ -360,7 +335,7 @@ def test_no_transformer_matches_tensorflow(tmp_path, project) -> None:
     )
     assert fast.uses_numpy_path
     assert fast._numpy_diet is not None and fast._numpy_diet.encoder is None
-    compare(tf_twin(fast), fast, project[2](holdout_texts()[::6]))
+    compare(as_plain_diet(fast), fast, project[2](holdout_texts()[::6]))
 
 
 @pytest.mark.model
@@ -392,4 +367,4 @@ def test_unsupported_configuration_falls_back_to_tensorflow(
         return message.get(INTENT), message.get(INTENT_RANKING_KEY), entities
 
     for text in ("is valium a benzo", "hello"):
-        assert outputs(loaded, text) == outputs(tf_twin(loaded), text)
+        assert outputs(loaded, text) == outputs(as_plain_diet(loaded), text)
