@@ -56,12 +56,26 @@ def load_patterns(path: Path) -> dict[str, list[list[dict[str, Any]]]]:
                     if key not in STRING_ATTRS:
                         continue
                     words = value.get("IN", []) if isinstance(value, dict) else [value]
-                    if any(isinstance(w, bool) for w in words):
+                    if not all(isinstance(w, str) for w in words):
+                        # yes/no/on/off read as booleans, digits as numbers: spaCy would refuse them
                         raise ValueError(
-                            f"{path}: patterns.{label} has a yes/no/on/off read as true/false: "
-                            f"quote it ({rule})"
+                            f"{path}: patterns.{label} has a word YAML read as a non-string "
+                            f"(yes/no/on/off, a number): quote it ({rule})"
                         )
     return patterns
+
+
+def load_together(path: Path) -> dict[str, list[list[str]]]:
+    """Reads the optional `together: {LABEL: [[PART, PART, ...], ...]}` combinations."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    together = data.get("together") or {}
+    patterns = data.get("patterns") or {}
+    for label, entries in together.items():
+        for parts in entries:
+            missing = [p for p in parts if p not in patterns]
+            if not isinstance(parts, list) or not parts or missing:
+                raise ValueError(f"{path}: together.{label} names labels without patterns: {parts}")
+    return together
 
 
 @DefaultV1Recipe.register(
@@ -92,9 +106,11 @@ class SafetyNet(GraphComponent):
         patterns: dict[str, list[list[dict[str, Any]]]],
         model_storage: ModelStorage,
         resource: Resource,
+        together: dict[str, list[list[str]]] | None = None,
     ) -> None:
         self._label_intents: dict[str, str] = dict(config["intents"])
         self._patterns = patterns
+        self._together = together or {}
         self._model_storage = model_storage
         self._resource = resource
         self._matcher: Any = None
@@ -108,7 +124,8 @@ class SafetyNet(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SafetyNet:
-        return cls(config, load_patterns(Path(config["patterns"])), model_storage, resource)
+        path = Path(config["patterns"])
+        return cls(config, load_patterns(path), model_storage, resource, load_together(path))
 
     @classmethod
     def load(
@@ -120,8 +137,8 @@ class SafetyNet(GraphComponent):
         **kwargs: Any,
     ) -> SafetyNet:
         with model_storage.read_from(resource) as directory:
-            patterns = load_patterns(directory / PATTERNS_FILE)
-        return cls(config, patterns, model_storage, resource)
+            path = directory / PATTERNS_FILE
+            return cls(config, load_patterns(path), model_storage, resource, load_together(path))
 
     def train(self, training_data: TrainingData, model: SpacyModel | None = None) -> Resource:
         unknown = set(self._label_intents.values()) - set(training_data.intents)
@@ -129,7 +146,7 @@ class SafetyNet(GraphComponent):
             raise ValueError(f"SafetyNet forces intents missing from the NLU data: {sorted(unknown)}")
         with self._model_storage.write_to(self._resource) as directory:
             (directory / PATTERNS_FILE).write_text(
-                yaml.safe_dump({"patterns": self._patterns}), encoding="utf-8"
+                yaml.safe_dump({"patterns": self._patterns, "together": self._together}), encoding="utf-8"
             )
         return self._resource
 
@@ -154,6 +171,11 @@ class SafetyNet(GraphComponent):
             label
             for label, start, end in matches
             if not any(v == label and start < v_end and v_start < end for v, v_start, v_end in vetoes)
+        }
+        found |= {
+            label
+            for label, entries in self._together.items()
+            if any(all(part in found for part in parts) for parts in entries)
         }
         return [label for label in self._label_intents if label in found]
 

@@ -12,7 +12,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from components.medication_extractor import MedicationEntityExtractor
-from components.safety_net import SafetyNet, load_patterns
+from components.safety_net import SafetyNet, load_patterns, load_together
 from scripts.build_spacy_model import build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,8 @@ def spacy_model(tmp_path_factory) -> SpacyModel:
 @pytest.fixture(scope="module")
 def safety_net() -> SafetyNet:
     config = {**SafetyNet.get_default_config(), "patterns": str(ROOT / "content" / "safety_patterns.yml")}
-    return SafetyNet(config, load_patterns(Path(config["patterns"])), None, None)  # type: ignore[arg-type]
+    path = Path(config["patterns"])
+    return SafetyNet(config, load_patterns(path), None, None, load_together(path))  # type: ignore[arg-type]
 
 
 def message(text: str, model: SpacyModel, intent: str = "ask_med_helps") -> Message:
@@ -89,6 +90,62 @@ def test_crisis_patterns_leave_questions_about_risk_alone(spacy_model, safety_ne
     assert "CRISIS" not in safety_net.matched_labels(spacy_model.model(text.lower()))
 
 
+# An overdose in progress is often told by how it feels, not by the word "overdose" (issue 9).
+OVERDOSE_IN_EVERYDAY_WORDS = [
+    "i mixed xanax with fentanyl and feel like i'm going to pass out",
+    "took bars and a perc, now i feel like im gonna pass out",
+    "i cant keep my eyes open after taking my klonopin and oxy",
+    "he can't stay awake, keeps nodding off",
+    "my chest is so tight and i did fent an hour ago",
+    "my breathing feels weird after i mixed benzos and dope",
+    "i feel like my heart is slowing down",
+    "she keeps passing out",
+    "he's slumped over in the car and wont answer",
+    "her skin is cold and clammy",
+    "i took xanax and heroin and now i feel really weird and sleepy",
+    "did fent and bars, feeling so heavy and dizzy",
+    "cant catch my breath after mixing klonopin with my pain pills",
+    "my dad is gurgling",
+    "she is limp and wont respond",
+    "i drank and took klonopin and now i feel really out of it",
+]
+OVERDOSE_LOOK_ALIKES = [
+    "can mixing xanax and fentanyl make you pass out?",
+    "how do i know if someone is overdosing",
+    "i overdosed last year and now im scared to use again",
+    "my brother died of an overdose in 2019, how do i stay in recovery",
+    "so tired from wds, is that normal",
+    "does valium make you sleepy",
+    "my heart is racing during wds, is that normal",
+    "what happens if you mix valium and oxycodone",
+]
+
+
+@pytest.mark.parametrize("text", OVERDOSE_IN_EVERYDAY_WORDS)
+def test_overdose_described_by_how_it_feels_is_a_crisis(spacy_model, safety_net, text):
+    assert safety_net.matched_labels(spacy_model.model(text.lower()))[:1] == ["CRISIS"]
+
+
+@pytest.mark.parametrize("text", OVERDOSE_LOOK_ALIKES)
+def test_questions_and_past_events_are_not_a_crisis(spacy_model, safety_net, text):
+    assert "CRISIS" not in safety_net.matched_labels(spacy_model.model(text.lower()))
+
+
+def test_parts_of_a_combination_force_nothing_alone(spacy_model, safety_net):
+    used_only = spacy_model.model("i took my klonopin this morning")
+    feeling_only = spacy_model.model("i feel dizzy")
+    assert safety_net.matched_labels(used_only) == []
+    assert safety_net.matched_labels(feeling_only) == []
+    assert safety_net.matched_labels(spacy_model.model("i took my klonopin and feel dizzy")) == ["CRISIS"]
+
+
+def test_combination_of_unknown_labels_is_refused(tmp_path):
+    bad = tmp_path / "p.yml"
+    bad.write_text("patterns:\n  A: [[{LOWER: a}]]\ntogether:\n  CRISIS: [[A, B]]\n")
+    with pytest.raises(ValueError, match="without patterns"):
+        load_together(bad)
+
+
 @pytest.mark.parametrize("text", SAFETY["dosing"])
 def test_dosing_patterns(spacy_model, safety_net, text):
     labels = safety_net.matched_labels(spacy_model.model(text.lower()))
@@ -122,5 +179,12 @@ def test_patterns_file_must_have_patterns(tmp_path):
 def test_unquoted_yaml_booleans_are_reported(tmp_path):
     bad = tmp_path / "p.yml"
     bad.write_text("patterns:\n  CRISIS:\n    - [{LOWER: {IN: [on]}}, {LOWER: purpose}]\n")
+    with pytest.raises(ValueError, match="quote it"):
+        load_patterns(bad)
+
+
+def test_unquoted_numbers_are_reported(tmp_path):
+    bad = tmp_path / "p.yml"
+    bad.write_text("patterns:\n  DOSING:\n    - [{LOWER: {IN: [2, two]}}, {LOWER: pills}]\n")
     with pytest.raises(ValueError, match="quote it"):
         load_patterns(bad)
