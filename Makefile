@@ -10,7 +10,7 @@ MODEL := models/assistant.tar.gz
 WIDGET_JS := widget/dist/rasa-widget.js
 WIDGET_DEPS := widget/node_modules/.package-lock.json
 WIDGET_HELP := widget/build/help.json
-RASA_INPUTS := config.yml $(wildcard domain/*.yml data/*/*.yml) content/safety_patterns.yml \
+RASA_INPUTS := config.yml domain.yml $(wildcard data/*/*.yml) content/safety_patterns.yml \
                $(wildcard components/*.py)
 
 export RASA_TELEMETRY_ENABLED := false
@@ -40,7 +40,7 @@ $(SPACY_MODEL): $(INSTALLED) content/medications.yml scripts/build_spacy_model.p
 spacy: $(SPACY_MODEL) ## Build the spaCy pipeline (tokenizer, lemmatizer, medication names)
 
 $(MODEL): $(SPACY_MODEL) $(RASA_INPUTS)
-	$(BIN)/rasa train -d domain --out models --fixed-model-name assistant
+	$(BIN)/rasa train --out models --fixed-model-name assistant
 	@touch $@
 
 train: $(MODEL) ## Train the model, only if data, domain, config or content changed
@@ -50,8 +50,8 @@ $(WIDGET_DEPS): widget/package.json widget/package-lock.json
 	cd widget && npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
-# The "Get help now" numbers come from domain/resources.yml, built into the widget.
-$(WIDGET_HELP): domain/resources.yml widget/help_panel.yml scripts/build_widget_help.py | $(INSTALLED)
+# The "Get help now" numbers come from the resource slots in domain.yml, built into the widget.
+$(WIDGET_HELP): domain.yml widget/help_panel.yml scripts/build_widget_help.py | $(INSTALLED)
 	$(BIN)/python -m scripts.build_widget_help
 
 $(WIDGET_JS): $(WIDGET_DEPS) $(WIDGET_HELP) widget/build.mjs $(wildcard widget/src/*)

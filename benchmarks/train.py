@@ -23,10 +23,7 @@ def fingerprint(paths: list[Path]) -> str:
 
 
 def inputs(config: Path, extra: list[Path]) -> list[Path]:
-    files = [config, *extra]
-    for folder in ("domain", "data"):
-        files += [p for p in (ROOT / folder).rglob("*.yml")]
-    return files
+    return [config, ROOT / "domain.yml", *extra, *(ROOT / "data").rglob("*.yml")]
 
 
 def trained_model(
@@ -57,8 +54,6 @@ def trained_model(
                 "train",
                 "-c",
                 str(config_copy),
-                "-d",
-                "domain",
                 "--data",
                 "data",
                 "--out",

@@ -115,9 +115,9 @@ class SenderLimiter:
 
 @lru_cache(maxsize=1)
 def notices() -> dict[str, str]:
-    """The endpoint's own messages, with help numbers from domain/resources.yml filled in."""
-    slots = yaml.safe_load((ROOT / "domain" / "resources.yml").read_text(encoding="utf-8"))["slots"]
-    values = {name: str(spec.get("initial_value", "")) for name, spec in slots.items()}
+    """The endpoint's own messages, with help numbers from domain.yml's resource slots filled in."""
+    slots = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["slots"]
+    values = {name: str(spec["initial_value"]) for name, spec in slots.items() if "initial_value" in spec}
     raw = yaml.safe_load((ROOT / "content" / "channel_messages.yml").read_text(encoding="utf-8"))
     return {
         key: PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text) for key, text in raw.items()

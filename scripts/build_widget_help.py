@@ -1,4 +1,4 @@
-"""Writes the widget's "Get help now" content from domain/resources.yml, the one place numbers live."""
+"""Writes the widget's "Get help now" content from domain.yml's resource slots, where numbers live."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-RESOURCES = ROOT / "domain" / "resources.yml"
+DOMAIN = ROOT / "domain.yml"
 PANEL = ROOT / "widget" / "help_panel.yml"
 OUT = ROOT / "widget" / "build" / "help.json"
 
@@ -21,23 +21,25 @@ OUT = ROOT / "widget" / "build" / "help.json"
 SHORT_CODE = re.compile(r"(?<![\w-])\d{3}(?![\w-])")
 
 
-def resource_values(resources: dict[str, Any]) -> dict[str, str]:
-    return {name: str(spec["initial_value"]) for name, spec in resources["slots"].items()}
+def resource_values(domain: dict[str, Any]) -> dict[str, str]:
+    """The help resources and source titles: the slots that have an initial value."""
+    slots = domain["slots"].items()
+    return {name: str(spec["initial_value"]) for name, spec in slots if "initial_value" in spec}
 
 
 def placeholders(template: str) -> list[str]:
     return [field for _, field, _, _ in string.Formatter().parse(template) if field]
 
 
-def help_content(resources: dict[str, Any], panel: dict[str, Any]) -> dict[str, Any]:
-    values = resource_values(resources)
+def help_content(domain: dict[str, Any], panel: dict[str, Any]) -> dict[str, Any]:
+    values = resource_values(domain)
     used: list[str] = []
     lines = []
     for template in panel["lines"]:
         names = placeholders(template)
         missing = [name for name in names if name not in values]
         if missing:
-            raise KeyError(f"{PANEL.name}: {missing} not in {RESOURCES.name}")
+            raise KeyError(f"{PANEL.name}: {missing} are not resource slots of {DOMAIN.name}")
         used += names
         lines.append(template.format(**values))
     short_codes = sorted({code for name in used for code in SHORT_CODE.findall(values[name])})
@@ -48,8 +50,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    resources = yaml.safe_load(RESOURCES.read_text(encoding="utf-8"))
-    content = help_content(resources, yaml.safe_load(PANEL.read_text(encoding="utf-8")))
+    domain = yaml.safe_load(DOMAIN.read_text(encoding="utf-8"))
+    content = help_content(domain, yaml.safe_load(PANEL.read_text(encoding="utf-8")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(content, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 

@@ -3,7 +3,7 @@
 # with a warning printed (RasaHQ/rasa#10079), so the output is checked too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=$(.venv/bin/rasa data validate --fail-on-warnings -d domain 2>&1)
+out=$(.venv/bin/rasa data validate --fail-on-warnings 2>&1)
 status=$?
 warnings=$(grep -E "UserWarning|WARNING|ERROR" <<<"$out" | grep -v -E "DeprecationWarning|MovedIn20Warning|SAWarning")
 if [ $status -ne 0 ] || [ -n "$warnings" ]; then

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 def domain() -> dict[str, Any]:
     from rasa.shared.core.domain import Domain
 
-    return Domain.load(str(ROOT / "domain")).as_dict()
+    return Domain.load(str(ROOT / "domain.yml")).as_dict()
 
 
 @pytest.fixture

@@ -17,7 +17,21 @@ from actions.medication import PLACEHOLDER_SLOTS
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_content()
-CURATED_DOMAIN_FILES = ["withdrawal", "benzodiazepines", "treatment", "background"]
+# Replies that run the conversation or route to help; every other response in domain.yml is a
+# curated answer and must name its source.
+ROUTING_RESPONSES = {
+    "utter_greet_disclaimer",
+    "utter_greet",
+    "utter_goodbye",
+    "utter_thank",
+    "utter_bot_challenge",
+    "utter_help_menu",
+    "utter_default",
+    "utter_crisis",
+    "utter_dosing",
+    "utter_find_help",
+    "utter_out_of_scope",
+}
 DOSE = re.compile(
     r"\d+(\.\d+)?\s*(mg|mcg|µg|milligram|microgram|ml|cc|pills?|tablets?|tabs?|doses?|times|x)\b"
     r"|\b(once|twice|thrice|\w+ times) (a|per|each) (day|night|week|hour)"
@@ -31,12 +45,8 @@ def read_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def domain_responses(files: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
-    responses: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted((ROOT / "domain").glob("*.yml")):
-        if files is None or path.stem in files:
-            responses.update(read_yaml(path).get("responses") or {})
-    return responses
+def domain_responses() -> dict[str, list[dict[str, Any]]]:
+    return read_yaml(ROOT / "domain.yml")["responses"]
 
 
 def medication_answers() -> dict[str, dict[str, Any]]:
@@ -74,10 +84,15 @@ def test_the_dose_check_catches_doses():
 def curated_answers() -> list[tuple[str, str]]:
     answers = [
         (name, variation["text"])
-        for name, variations in domain_responses(CURATED_DOMAIN_FILES).items()
+        for name, variations in domain_responses().items()
+        if name not in ROUTING_RESPONSES
         for variation in variations
     ]
     return answers + [(key, a["text"]) for key, a in medication_answers().items()]
+
+
+def test_routing_responses_exist():
+    assert ROUTING_RESPONSES - set(domain_responses()) == set()
 
 
 @pytest.mark.parametrize(("name", "text"), curated_answers())

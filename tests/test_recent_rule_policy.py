@@ -33,7 +33,7 @@ MODEL = ROOT / "models" / "assistant.tar.gz"
 
 @pytest.fixture(scope="module")
 def rasa_domain() -> Domain:
-    return Domain.load(str(ROOT / "domain"))
+    return Domain.load(str(ROOT / "domain.yml"))
 
 
 def start() -> list[Event]:

@@ -177,13 +177,13 @@ def load_yaml(path: Path) -> Any:
 
 
 def resources() -> dict[str, str]:
-    return resource_values(load_yaml(ROOT / "domain" / "resources.yml"))
+    return resource_values(load_yaml(ROOT / "domain.yml"))
 
 
 def expected_help() -> dict[str, Any]:
-    """What the help panel must show: built from domain/resources.yml as `make widget` does."""
+    """What the help panel must show: built from domain.yml as `make widget` does."""
     panel = load_yaml(ROOT / "widget" / "help_panel.yml")
-    return help_content(load_yaml(ROOT / "domain" / "resources.yml"), panel)
+    return help_content(load_yaml(ROOT / "domain.yml"), panel)
 
 
 def test_sourced_answer_typing_indicator_and_quick_reply(desktop: Page):

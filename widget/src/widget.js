@@ -143,7 +143,7 @@ export function createWidget(userConfig) {
   launcher.append(chatIcon(), element("span", { class: "launcher-text", text: config.title }));
   const dock = element("div", { class: "dock" }, [helpButton, launcher]);
 
-  // --- the help panel: numbers from domain/resources.yml, built into help.json ----------------
+  // --- the help panel: numbers from domain.yml's resource slots, built into help.json --------
   const helpHeading = element("h2", { id: "rw-help-title", tabindex: "-1", text: help.title });
   const helpClose = element("button", { type: "button", class: "icon-button", "aria-label": labels.close });
   helpClose.textContent = "✕";
