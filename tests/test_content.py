@@ -1,5 +1,6 @@
 """Data invariants: no dose anywhere, every curated answer names its source, every intent has a rule
-and tests, every button leads somewhere real, every placeholder is filled."""
+and tests, every button leads somewhere real, every placeholder is filled; corrections from checking
+the answers against the sources stay made."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from actions.content import PLACEHOLDER, load_content
+from actions.content import PLACEHOLDER, fill, load_content
 from actions.medication import PLACEHOLDER_SLOTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +108,85 @@ def test_curated_answers_are_short_and_contain_no_numbers_but_timing(name, text)
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", body.strip()) if s]
     assert 2 <= len(sentences) <= 5, sentences
     assert re.findall(r"\d+", body.replace("12 hours", "")) == []
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+
+
+def test_no_reply_calls_recovery_clean(domain):
+    # "Clean" (and so "dirty") stigmatises people who use drugs (NIDA, "Words Matter"): say "in recovery".
+    assert [(name, text) for name, text in all_texts(domain) if re.search(r"\bclean\b", text, re.I)] == []
+
+
+@pytest.mark.parametrize("question", sorted(CONTENT.answers))
+def test_other_benzo_answers_say_the_sources_do_not_cover_it(question):
+    text = CONTENT.answers[question]["other_benzo"]["text"]
+    assert "don't cover {medication}" in text
+    # The seizure warning is the Valium article's, about Valium: never "the articles warn" of a benzo.
+    for sentence in sentences(text):
+        if "seizure" in sentence.lower():
+            assert "Valium" in sentence, sentence
+            assert not re.search(r"\b(the articles|they)\b", sentence, re.I), sentence
+
+
+def test_naltrexone_is_only_said_to_help_prevent_relapse(domain):
+    # The sources say naltrexone helps prevent relapse (K); it does not ease withdrawal.
+    helps = CONTENT.answers["helps"]["naltrexone"]["text"]
+    assert "relapse" in helps
+    assert "withdrawal" not in helps.lower()
+    for name, text in all_texts(domain):
+        for sentence in sentences(text):
+            if "naltrexone" in sentence.lower():
+                assert "withdrawal" not in sentence.lower(), (name, sentence)
+
+
+@pytest.mark.parametrize("column", ["opioid", "heroin"])
+def test_opioids_taken_for_withdrawal_are_called_self_medicating(column):
+    text = CONTENT.answers["helps"][column]["text"]
+    assert "self-medicating" in text
+    assert "relapse or death" in text
+    # Methadone, an opioid maintenance medicine (K), treats withdrawal: an opioid can be a treatment.
+    assert "not a treatment" not in text
+
+
+def test_the_mixing_answer_says_what_the_sources_say_about_alcohol():
+    text = domain_responses()["utter_benzo_opioid_mix"][0]["text"]
+    assert "other depressants" in text
+    assert "don't cover alcohol" in text
+
+
+HELPLINE = "1-800-662-HELP (4357)"
+TTY = "TTY 1-800-487-4889"
+
+
+def shown_texts(domain: dict[str, Any]) -> list[tuple[str, str]]:
+    """all_texts with the medication answers filled in too, plus the channels' own notices and the
+    widget's "Get help now" panel: everything a user can read."""
+    from channels.inbound import notices
+    from scripts.build_widget_help import help_content
+
+    values = {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
+    texts = all_texts(domain)
+    texts += [
+        (key, fill(a["text"], {**values, "medication": "Xanax"})) for key, a in medication_answers().items()
+    ]
+    texts += [(f"notice {key}", text) for key, text in notices().items()]
+    panel = help_content(read_yaml(ROOT / "domain.yml"), read_yaml(ROOT / "widget" / "help_panel.yml"))
+    return texts + [("widget help panel", line) for line in panel["lines"]]
+
+
+def test_the_tty_line_is_shown_wherever_the_helpline_is(domain):
+    with_helpline = [(name, text) for name, text in shown_texts(domain) if HELPLINE in text]
+    names = {name for name, _ in with_helpline}
+    assert {"utter_find_help", "helps.opioid", "notice no_reply", "widget help panel"} <= names
+    assert [(name, text) for name, text in with_helpline if TTY not in text] == []
+
+
+def test_help_numbers_are_written_once():
+    files = [ROOT / "domain.yml", *(ROOT / "content").glob("*.yml"), ROOT / "widget" / "help_panel.yml"]
+    for number in ["662-HELP", "487-4889"]:
+        assert sum(path.read_text(encoding="utf-8").count(number) for path in files) == 1, number
 
 
 def test_every_placeholder_has_a_value(domain):

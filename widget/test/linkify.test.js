@@ -13,6 +13,14 @@ test("vanity helpline number dials the digits in brackets", () => {
   ]);
 });
 
+test("the helpline's TTY number is a link of its own", () => {
+  const helpline = "the SAMHSA National Helpline at 1-800-662-HELP (4357), TTY 1-800-487-4889, free";
+  assert.deepEqual(links(helpline), [
+    ["1-800-662-HELP (4357)", "tel:+18006624357"],
+    ["1-800-487-4889", "tel:+18004874889"],
+  ]);
+});
+
 test("vanity number without the digits is spelled out on the keypad", () => {
   assert.deepEqual(links("call 1-800-662-HELP now"), [["1-800-662-HELP", "tel:+18006624357"]]);
 });
