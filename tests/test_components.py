@@ -108,6 +108,9 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "my dad is gurgling",
     "she is limp and wont respond",
     "i drank and took klonopin and now i feel really out of it",
+    "what do i do if someone is not breathing",
+    "my cousin is gasping for air",
+    "his eyes are rolled back and he is grey",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -118,6 +121,10 @@ OVERDOSE_LOOK_ALIKES = [
     "does valium make you sleepy",
     "my heart is racing during wds, is that normal",
     "what happens if you mix valium and oxycodone",
+    "what are the signs of an od",
+    "is it true you can od just by touching fentanyl",
+    "i had a seizure once coming off xanax years ago",
+    "i used to want to die when i was using, now i'm better",
 ]
 
 
