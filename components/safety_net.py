@@ -35,8 +35,11 @@ PATTERNS_FILE = "patterns.yml"
 # Label in the patterns file -> intent it forces. Order is priority: first match wins.
 DEFAULT_LABEL_INTENTS = {"CRISIS": "crisis", "DOSING": "ask_dosing"}
 # A match of NOT_<LABEL> (a figure of speech such as "dying of boredom") cancels the <LABEL>
-# matches it overlaps, and nothing else.
+# matches it overlaps; and when no <LABEL> pattern is left, it also overrules the classifier's own
+# <LABEL> intent.
 VETO_PREFIX = "NOT_"
+# What a vetoed classifier-only prediction becomes: "did you mean" with the likely questions.
+FALLBACK_INTENT = "nlu_fallback"
 # Token attributes whose values are words; YAML reads an unquoted yes/no/on/off there as a boolean.
 STRING_ATTRS = {"LOWER", "ORTH", "TEXT", "LEMMA", "NORM"}
 
@@ -162,6 +165,10 @@ class SafetyNet(GraphComponent):
 
     def matched_labels(self, doc: Any) -> list[str]:
         """Labels whose patterns match the doc, in priority order."""
+        return self._match(doc)[0]
+
+    def _match(self, doc: Any) -> tuple[list[str], set[str]]:
+        """(labels that match, in priority order; labels some veto pattern matched anywhere)."""
         matcher = self._matcher_for(doc.vocab)
         matches = [(doc.vocab.strings[match_id], start, end) for match_id, start, end in matcher(doc)]
         vetoes = [
@@ -177,17 +184,39 @@ class SafetyNet(GraphComponent):
             for label, entries in self._together.items()
             if any(all(part in found for part in parts) for parts in entries)
         }
-        return [label for label in self._label_intents if label in found]
+        return [label for label in self._label_intents if label in found], {v for v, _, _ in vetoes}
 
     def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
         for message in messages:
             doc = message.get(SPACY_DOCS[TEXT])
             if doc is None:
                 continue
-            labels = self.matched_labels(doc)
+            labels, vetoed = self._match(doc)
             if labels:
                 self._force_intent(message, self._label_intents[labels[0]], labels[0])
+                continue
+            # The classifier alone said crisis, but the message asks about signs or tells of the
+            # past ("what does an overdose look like", "I overdosed last year"): a veto pattern
+            # says so, and no crisis pattern matched. Offer the likely questions instead.
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if intent and any(self._label_intents.get(label) == intent for label in vetoed):
+                self._demote(message, intent)
         return messages
+
+    @staticmethod
+    def _demote(message: Message, intent: str) -> None:
+        logger.info(
+            "Safety net: a %s look-alike; intent '%s' becomes '%s'.", VETO_PREFIX, intent, FALLBACK_INTENT
+        )
+        confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY, 0.0)
+        fallback = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: confidence}
+        ranking = [
+            r
+            for r in message.get(INTENT_RANKING_KEY) or []
+            if r.get(INTENT_NAME_KEY) not in {intent, FALLBACK_INTENT}
+        ]
+        message.set(INTENT, fallback, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
 
     @staticmethod
     def _force_intent(message: Message, intent: str, label: str) -> None:

@@ -195,3 +195,22 @@ def test_unquoted_numbers_are_reported(tmp_path):
     bad.write_text("patterns:\n  DOSING:\n    - [{LOWER: {IN: [2, two]}}, {LOWER: pills}]\n")
     with pytest.raises(ValueError, match="quote it"):
         load_patterns(bad)
+
+
+def test_a_vetoed_look_alike_overrules_the_classifiers_crisis(spacy_model, safety_net):
+    msg = message("what does an overdose look like", spacy_model, intent="crisis")
+    safety_net.process([msg], spacy_model)
+    assert msg.get(INTENT)["name"] == "nlu_fallback"
+    assert "crisis" not in [r["name"] for r in msg.get(INTENT_RANKING_KEY)]
+
+
+def test_the_classifiers_crisis_stands_without_a_veto(spacy_model, safety_net):
+    msg = message("please call someone for me", spacy_model, intent="crisis")
+    safety_net.process([msg], spacy_model)
+    assert msg.get(INTENT)["name"] == "crisis"
+
+
+def test_a_veto_elsewhere_does_not_cancel_a_crisis_pattern(spacy_model, safety_net):
+    msg = message("back when i was using it was bad, now my friend is not breathing", spacy_model)
+    safety_net.process([msg], spacy_model)
+    assert msg.get(INTENT)["name"] == "crisis"
