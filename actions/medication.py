@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -31,17 +32,26 @@ PLACEHOLDER_SLOTS = (
 # People often name the opioid they use as context ("I'm on oxy, does valium help?"):
 # the medicine being asked about is then the other one.
 CONTEXT_COLUMNS = {"opioid", "heroin"}
+# So is one named right after these words: "I'm on methadone, would valium help?", "is klonopin ok
+# on suboxone", "valium to get off subs".
+CONTEXT_BEFORE = re.compile(r"\b(on|off|from|quit|quitting|kicking|detoxing)\s+((my|the|of|his|her)\s+)?$")
 
 
 def pick_medication(tracker: Tracker, content: Content) -> Medication | None:
+    text = (tracker.latest_message.get("text") or "").lower()
+
+    def is_context(medication: Medication, start: Any) -> bool:
+        before = text[:start] if isinstance(start, int) else ""
+        return medication.column in CONTEXT_COLUMNS or bool(CONTEXT_BEFORE.search(before))
+
     named = [
-        content.medications[e["value"]]
+        (content.medications[e["value"]], e.get("start"))
         for e in tracker.latest_message.get("entities", [])
         if e.get("entity") == "medication" and e.get("value") in content.medications
     ]
     if named:
-        asked = [m for m in named if m.column not in CONTEXT_COLUMNS]
-        return (asked or named)[0]
+        asked = [m for m, start in named if not is_context(m, start)]
+        return (asked or [m for m, _ in named])[0]
     previous = tracker.get_slot("medication")
     return content.medications.get(previous) if previous else None
 

@@ -105,3 +105,29 @@ def test_placeholders_fall_back_to_the_domain_when_slots_are_empty(make_tracker,
     tracker = make_tracker("ask_med_helps", entities=[medication("valium")], slots={"source_valium": None})
     ActionAnswerMedication().run(dispatcher, tracker, domain)
     assert domain["slots"]["source_valium"]["initial_value"] in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "named", "asked"),
+    [
+        ("i'm on methadone, would valium help?", {"methadone": "methadone", "valium": "valium"}, "valium"),
+        ("is klonopin ok on suboxone", {"klonopin": "klonopin", "suboxone": "buprenorphine"}, "klonopin"),
+        (
+            "would subs help me get off my valium",
+            {"subs": "buprenorphine", "valium": "valium"},
+            "buprenorphine",
+        ),
+        (
+            "been on oxy for years, does klonopin help",
+            {"oxy": "oxycodone", "klonopin": "klonopin"},
+            "klonopin",
+        ),
+        ("does valium or klonopin help more", {"valium": "valium", "klonopin": "klonopin"}, "valium"),
+    ],
+)
+def test_the_medication_asked_about_is_answered_not_the_one_taken(
+    make_tracker, dispatcher, domain, text, named, asked
+):
+    entities = [{**medication(value), "start": text.find(word)} for word, value in named.items()]
+    events, _ = run(make_tracker, dispatcher, domain, "ask_med_helps", entities=entities, text=text)
+    assert SlotSet("medication", asked) in events
