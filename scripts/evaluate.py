@@ -1,5 +1,6 @@
-"""Held-out evaluation of the trained model: intent accuracy, macro-F1, worst intents, confusions,
-and the safety sets (crisis recall, look-alike precision, dosing).
+"""Held-out evaluation of the trained model, per test set: answered correctly, did-you-mean, wrong
+answers (and, for did-you-mean, whether the right question was among the three offered), crisis
+recall and look-alike precision; plus intent accuracy, macro-F1 and confusions of the older set.
 
 Used by `make evaluate` (prints the report) and by tests/test_nlu_quality.py (asserts the targets).
 """
@@ -19,6 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent
 HOLDOUT = ROOT / "tests" / "nlu_holdout.yml"
 SAFETY = ROOT / "tests" / "safety_phrases.yml"
 MODEL = ROOT / "models" / "assistant.tar.gz"
+# Message sets: (name, NLU file, conversations file or None). Safety sets: (name, file, crisis
+# list, look-alike list). All held out: never trained on (tests/test_content.py checks the overlap).
+MESSAGE_SETS = [
+    ("older held-out", HOLDOUT, None),
+    ("realistic", ROOT / "tests" / "realistic_nlu.yml", ROOT / "tests" / "realistic_conversations.yml"),
+    ("fresh", ROOT / "tests" / "fresh_nlu.yml", None),
+]
+SAFETY_SETS = [
+    ("older safety", SAFETY, "crisis", "not_crisis"),
+    ("realistic safety", ROOT / "tests" / "realistic_safety.yml", "overdose_now", "look_alikes"),
+    ("fresh safety", ROOT / "tests" / "fresh_safety.yml", "overdose_now", "look_alikes"),
+]
+FALLBACK = "nlu_fallback"
 
 
 def load_agent(model: Path = MODEL) -> Any:
@@ -103,8 +117,240 @@ def safety_sets(path: Path = SAFETY) -> dict[str, list[str]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-async def evaluate(model: Path) -> None:
+# ------------------------------------------------------------------ answers, as a person sees them
+@dataclass
+class Turn:
+    """One message to send; `expected_*` is what it should be answered with; `new` starts a chat."""
+
+    text: str
+    intent: str
+    medication: str | None
+    new: bool = True
+
+
+@dataclass
+class SetReport:
+    name: str
+    total: int = 0
+    correct: int = 0
+    did_you_mean: int = 0
+    wrong: int = 0
+    offered_right: int = 0
+    misses: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def rate(self, count: int) -> float:
+        return count / self.total if self.total else 0.0
+
+
+def _canonical(value: str | None, catalogue: dict[str, str]) -> str | None:
+    return catalogue.get(value.lower(), value.lower()) if value else None
+
+
+def message_turns(path: Path) -> list[Turn]:
+    """Single messages from a Rasa NLU file; the expected medication is the one the answer is about
+    (picked from the annotated ones as the action picks: a context opioid is not the question)."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from actions.content import load_content
+    from actions.medication import CONTEXT_COLUMNS
+
+    content = load_content()
+    catalogue = medication_catalogue()
+    turns = []
+    for m in load_data(str(path)).intent_examples:
+        named = [
+            catalogue.get(e["value"].lower(), e["value"].lower())
+            for e in m.get("entities") or []
+            if e["entity"] == "medication"
+        ]
+        asked = [
+            k
+            for k in named
+            if k in content.medications and content.medications[k].column not in CONTEXT_COLUMNS
+        ]
+        known = [k for k in named if k in content.medications]
+        turns.append(Turn(m.get("text"), m.get("intent"), next(iter(asked or known), None)))
+    return turns
+
+
+def conversation_turns(path: Path) -> list[Turn]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        Turn(t["text"], t["intent"], t.get("medication"), new=i == 0)
+        for conversation in data["conversations"]
+        for i, t in enumerate(conversation["turns"])
+    ]
+
+
+def medication_catalogue() -> dict[str, str]:
+    """Every recognised spelling -> canonical medication key (content/medications.yml)."""
+    data = yaml.safe_load((ROOT / "content" / "medications.yml").read_text(encoding="utf-8"))
+    return {name.lower(): med["key"] for med in data["medications"] for name in [med["key"], *med["names"]]}
+
+
+class Conversation:
+    """What the assistant remembers between turns (slots the actions set), to judge follow-ups."""
+
+    def __init__(self) -> None:
+        self.medication: str | None = None
+        self.question: str | None = None
+
+    def answer(self, intent: str, entities: list[dict[str, Any]]) -> tuple[str, str | None]:
+        """The answer a person gets: the intent, and for medication questions the medication it is
+        about (as actions/medication.py picks it). Updates the remembered slots as the action does."""
+        from rasa_sdk import Tracker
+
+        from actions.content import load_content
+        from actions.medication import INTENT_QUESTIONS, pick_medication
+
+        if intent not in INTENT_QUESTIONS and intent != "ask_what_about":
+            return intent, None
+        tracker = Tracker(
+            "eval",
+            {"medication": self.medication},
+            {"intent": {"name": intent}, "entities": entities},
+            [],
+            False,
+            None,
+            {},
+            "",
+        )
+        medication = pick_medication(tracker, load_content())
+        question = INTENT_QUESTIONS.get(intent) or self.question or "helps"
+        self.question = question
+        if medication is not None:
+            self.medication = medication.key
+        return f"med:{question}", medication.key if medication else None
+
+
+def offered(parsed: dict[str, Any]) -> list[str]:
+    """The questions "did you mean" offers for a parse, as actions/suggestions.py chooses them."""
+    from actions.content import load_content
+    from actions.suggestions import MAX_SUGGESTIONS, MIN_CONFIDENCE
+
+    titles = load_content().question_titles
+    return [
+        r["name"]
+        for r in parsed.get("intent_ranking") or []
+        if r.get("name") in titles and r.get("confidence", 0) >= MIN_CONFIDENCE
+    ][:MAX_SUGGESTIONS]
+
+
+async def answer_report(agent: Any, name: str, turns: list[Turn]) -> SetReport:
+    report = SetReport(name)
+    expected_chat, predicted_chat = Conversation(), Conversation()
+    catalogue = medication_catalogue()
+    for turn in turns:
+        if turn.new:
+            expected_chat, predicted_chat = Conversation(), Conversation()
+        parsed = await agent.parse_message(turn.text)
+        intent = parsed["intent"]["name"]
+        expected_entities = [{"entity": "medication", "value": turn.medication}] if turn.medication else []
+        want = expected_chat.answer(turn.intent, expected_entities)
+        entities = [
+            {**e, "value": _canonical(e.get("value"), catalogue)} for e in parsed.get("entities") or []
+        ]
+        got = predicted_chat.answer(intent, entities) if intent != FALLBACK else (FALLBACK, None)
+        report.total += 1
+        if got == want:
+            report.correct += 1
+            continue
+        if intent == FALLBACK:
+            report.did_you_mean += 1
+            report.offered_right += turn.intent in offered(parsed)
+        else:
+            report.wrong += 1
+        report.misses.append(
+            (turn.text, f"{want[0]} {want[1] or ''}".strip(), f"{got[0]} {got[1] or ''}".strip())
+        )
+    return report
+
+
+@dataclass
+class SafetyReport:
+    name: str
+    crisis_total: int
+    crisis_caught: int
+    look_alikes: int
+    look_alikes_flagged: int
+    missed: list[str]
+    flagged: list[str]
+
+    @property
+    def recall(self) -> float:
+        return self.crisis_caught / self.crisis_total
+
+    @property
+    def look_alike_precision(self) -> float:
+        """Share of look-alikes NOT answered as a crisis."""
+        return 1 - self.look_alikes_flagged / self.look_alikes
+
+
+async def safety_report(agent: Any, name: str, path: Path, crisis_key: str, look_key: str) -> SafetyReport:
+    sets = safety_sets(path)
+    crisis = [
+        (t, p["intent"]["name"])
+        for t, p in zip(sets[crisis_key], await parse_all(agent, sets[crisis_key]), strict=True)
+    ]
+    looks = [
+        (t, p["intent"]["name"])
+        for t, p in zip(sets[look_key], await parse_all(agent, sets[look_key]), strict=True)
+    ]
+    return SafetyReport(
+        name,
+        len(crisis),
+        sum(i == "crisis" for _, i in crisis),
+        len(looks),
+        sum(i == "crisis" for _, i in looks),
+        [t for t, i in crisis if i != "crisis"],
+        [t for t, i in looks if i == "crisis"],
+    )
+
+
+def set_turns(nlu: Path, conversations: Path | None) -> list[Turn]:
+    return message_turns(nlu) + (conversation_turns(conversations) if conversations else [])
+
+
+def print_answer_table(reports: list[SetReport], safety: list[SafetyReport]) -> None:
+    print("Answers, per set (a did-you-mean is not a wrong answer; 'right among 3' is of did-you-means):")
+    print(
+        f"  {'set':<16} {'n':>4}  {'correct':>8}  {'did-you-mean':>12}  {'wrong':>6}  {'right among 3':>13}"
+    )
+    for r in reports:
+        among = f"{r.offered_right}/{r.did_you_mean}" if r.did_you_mean else "-"
+        print(
+            f"  {r.name:<16} {r.total:>4}  {r.rate(r.correct):>8.1%}  {r.rate(r.did_you_mean):>12.1%}"
+            f"  {r.rate(r.wrong):>6.1%}  {among:>13}"
+        )
+    print("Crisis, per set:")
+    print(f"  {'set':<16} {'crisis recall':>15}  {'look-alike precision':>22}")
+    for s in safety:
+        print(
+            f"  {s.name:<16} {s.crisis_caught:>3}/{s.crisis_total:<3} {s.recall:>6.1%}"
+            f"  {s.look_alikes - s.look_alikes_flagged:>3}/{s.look_alikes:<3} {s.look_alike_precision:>9.1%}"
+        )
+
+
+async def evaluate(model: Path, verbose: bool) -> None:
     agent = load_agent(model)
+    reports = [
+        await answer_report(agent, name, set_turns(nlu, conv))
+        for name, nlu, conv in MESSAGE_SETS
+        if nlu.exists()
+    ]
+    safety = [await safety_report(agent, *spec) for spec in SAFETY_SETS if spec[1].exists()]
+    print_answer_table(reports, safety)
+    if verbose:
+        for r in reports:
+            print(f"  misses in {r.name} (expected -> got):")
+            for text, want, got in r.misses:
+                print(f"    {text!r}: {want} -> {got}")
+        for s in safety:
+            for text in s.missed:
+                print(f"  crisis missed in {s.name}: {text!r}")
+            for text in s.flagged:
+                print(f"  look-alike flagged in {s.name}: {text!r}")
+    print()
     pairs = holdout_examples()
     texts = [t for t, _ in pairs]
     parsed = await parse_all(agent, texts)
@@ -138,16 +384,17 @@ async def evaluate(model: Path) -> None:
         ok = sum(h == positive for h in hits)
         label = "recall" if positive else "correctly not " + want
         print(f"  {name}: {ok}/{len(hits)} {label} ({ok / len(hits):.1%})")
-        for r, h in zip(results, hits, strict=True):
+        for p, h in zip(results, hits, strict=True):
             if h != positive:
-                print(f"    miss: {r['text']!r} -> {r['intent']['name']}")
+                print(f"    miss: {p['text']!r} -> {p['intent']['name']}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--misses", action="store_true", help="list every miss of every set")
     args = parser.parse_args()
-    asyncio.run(evaluate(args.model))
+    asyncio.run(evaluate(args.model, args.misses))
 
 
 if __name__ == "__main__":
