@@ -260,6 +260,10 @@ def count_by_intent(examples: list[Any]) -> dict[str, int]:
     return counts
 
 
+HELD_OUT_NLU = ["nlu_holdout.yml", "realistic_nlu.yml", "fresh_nlu.yml"]
+HELD_OUT_SAFETY = ["safety_phrases.yml", "realistic_safety.yml", "fresh_safety.yml"]
+
+
 def test_held_out_phrasings_are_not_in_the_training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -268,6 +272,18 @@ def test_held_out_phrasings_are_not_in_the_training_data():
 
     training = {norm(m.get("text")) for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
     held_out = {
-        norm(m.get("text")) for m in load_data(str(ROOT / "tests" / "nlu_holdout.yml")).intent_examples
+        norm(m.get("text"))
+        for name in HELD_OUT_NLU
+        for m in load_data(str(ROOT / "tests" / name)).intent_examples
     }
+    held_out |= {
+        norm(text)
+        for name in HELD_OUT_SAFETY
+        for texts in yaml.safe_load((ROOT / "tests" / name).read_text(encoding="utf-8")).values()
+        for text in texts
+    }
+    conversations = yaml.safe_load(
+        (ROOT / "tests" / "realistic_conversations.yml").read_text(encoding="utf-8")
+    )
+    held_out |= {norm(t["text"]) for c in conversations["conversations"] for t in c["turns"]}
     assert held_out & training == set()
