@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import sqlalchemy.exc
@@ -40,6 +41,9 @@ class ConversationStoreUnavailable(BaseException):
 class PrivateSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, retention_days: int = DEFAULT_RETENTION_DAYS, **kwargs: Any) -> None:
         self.retention_days = int(retention_days)
+        if kwargs.get("dialect") == "sqlite" and kwargs.get("db"):
+            # SQLite makes the file, not its folder: `rasa shell` run bare on a fresh clone needs var/.
+            Path(kwargs["db"]).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(*args, **kwargs)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
