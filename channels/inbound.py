@@ -1,7 +1,7 @@
-"""Checks and limits for messages arriving on the public endpoints (REST, callback, socket.io).
+"""Checks and limits for messages arriving on any channel, and the channels' own notices.
 
-Every malformed request gets a clear 4xx; over-long text is cut to a limit and the person is told;
-control characters are removed; one sender flooding the server gets 429 without slowing others.
+A malformed message gets a clear 4xx; over-long text is cut to a limit and the person is told;
+control characters are removed; one sender flooding the server is refused without slowing others.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class SenderLimiter:
 
 @lru_cache(maxsize=1)
 def notices() -> dict[str, str]:
-    """The endpoints' own messages, with help numbers from domain/resources.yml filled in."""
+    """The channels' own messages, with help numbers from domain/resources.yml filled in."""
     slots = yaml.safe_load((ROOT / "domain" / "resources.yml").read_text(encoding="utf-8"))["slots"]
     values = {name: spec.get("initial_value") for name, spec in slots.items()}
     raw = yaml.safe_load((ROOT / "content" / "channel_messages.yml").read_text(encoding="utf-8"))

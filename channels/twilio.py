@@ -6,23 +6,23 @@ from __future__ import annotations
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rasa.core.channels import twilio
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
+
+from channels.guard import GuardedInput, OnNewMessage
 
 if TYPE_CHECKING:
     from twilio.rest.api.v2010.account.message import MessageInstance
 
 logger = logging.getLogger(__name__)
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 API_BASE_URL = "https://api.twilio.com"
 WHATSAPP = "whatsapp:"
 CHOICE = re.compile(r"[0-9]{1,2}")
@@ -96,49 +96,26 @@ class TwilioOutput(twilio.TwilioOutput):
         self.choices.offer(recipient_id, [button["payload"] for button in buttons])
 
 
-class TwilioInput(twilio.TwilioInput):
+class TwilioInput(GuardedInput, twilio.TwilioInput):
     """Credentials as Rasa's `twilio` channel (account_sid, auth_token, twilio_number), plus
     whatsapp_number (the WhatsApp sender, if not twilio_number), webhook_url (the URL set in Twilio's
     console, which signatures are computed over) and api_base_url (for a test double)."""
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
-        if not credentials:
-            cls.raise_missing_credentials_exception()
-        return cls(
-            credentials.get("account_sid"),
-            credentials.get("auth_token"),
-            credentials.get("twilio_number"),
-            whatsapp_number=credentials.get("whatsapp_number"),
-            webhook_url=credentials.get("webhook_url"),
-            api_base_url=credentials.get("api_base_url") or API_BASE_URL,
-        )
-
-    def __init__(
-        self,
-        account_sid: str | None,
-        auth_token: str | None,
-        twilio_number: str | None,
-        whatsapp_number: str | None = None,
-        webhook_url: str | None = None,
-        api_base_url: str = API_BASE_URL,
-        debug_mode: bool = True,
-    ) -> None:
-        super().__init__(account_sid, auth_token, twilio_number, debug_mode)
-        self.whatsapp_number = whatsapp_number
-        self.webhook_url = webhook_url
-        self.api_base_url = api_base_url
-        self.choices = OfferedChoices()
-        if not webhook_url:
-            logger.warning("Twilio: no webhook_url, so request signatures are not checked.")
+    extra_settings = ("whatsapp_number", "webhook_url", "api_base_url")
+    whatsapp_number: str | None = None
+    webhook_url: str | None = None
+    api_base_url: str = API_BASE_URL
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        if not self.webhook_url:
+            logger.warning("Twilio: no webhook_url, so request signatures are not checked.")
+        self.choices = OfferedChoices()
+
         async def with_choices(message: UserMessage) -> Any:
             message.text = self.choices.resolve(str(message.sender_id), message.text or "")
             return await on_new_message(message)
 
-        webhook = super().blueprint(with_choices)
+        webhook = super().blueprint(self.guard.guarded(with_choices, self.name()))
 
         @webhook.middleware("request")
         async def check_signature(request: Request) -> HTTPResponse | None:

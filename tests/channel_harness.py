@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import requests
 import yaml
 from servers import ROOT, Servers, free_port, running_servers
+
+from channels.inbound import notice
 
 TELEGRAM = "channels.telegram.TelegramInput"
 SLACK = "channels.slack.SlackInput"
@@ -260,3 +264,34 @@ def messaging_servers(workdir: Path) -> Iterator[Messaging]:
         credentials.write_text(yaml.safe_dump(messaging_credentials(platforms.url, f"{callback.url}/bot")))
         with running_servers(workdir, credentials=credentials, rasa_port=rasa_port, extra_env=env) as servers:
             yield Messaging(servers=servers, platforms=platforms, callback=callback, env=env)
+
+
+Send = Callable[[str], requests.Response]
+
+
+def limit(channel: str, key: str) -> int:
+    """One of the guard's limits for `channel` in credentials.messaging.yml."""
+    return int(yaml.safe_load((ROOT / "credentials.messaging.yml").read_text(encoding="utf-8"))[channel][key])
+
+
+def check_an_over_long_message_is_cut(channel: str, send: Send, sent_texts: Callable[[], list[str]]) -> None:
+    """The guard's treatment of a message over the channel's limit: the person is told it was cut,
+    then answered."""
+    max_chars = limit(channel, "max_message_chars")
+    reply = send("does valium help with opioid withdrawal " + "a" * max_chars)
+    assert reply.ok, reply.text
+    texts = sent_texts()
+    assert texts[0] == notice("too_long", max_chars=max_chars)
+    assert len(texts) >= 2, "the message was still answered"
+
+
+def check_a_flood_is_limited(channel: str, send: Send, sent_texts: Callable[[], list[str]]) -> None:
+    """The guard's treatment of one sender sending faster than the limits allow: the messages over
+    the limit get the rate-limit notice instead of an answer, and the platform's requests all succeed
+    (an error status would make the platform deliver them again)."""
+    per_minute = limit(channel, "messages_per_minute")
+    messages = per_minute + 10
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(send, ["hello"] * messages))
+    assert all(reply.ok for reply in replies), {reply.status_code for reply in replies}
+    assert sent_texts().count(notice("rate_limited")) >= messages - per_minute

@@ -1,6 +1,6 @@
 """Twilio SMS and WhatsApp over loopback: signed "message comes in" webhooks posted to the real server
 are answered through the Messages API (a local stand-in), buttons as numbered lines that a reply of
-"2" chooses; unsigned or wrongly signed requests are refused."""
+"2" chooses; unsigned or wrongly signed requests are refused; the guard's limits apply."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 
 import pytest
 import requests
+from channel_harness import TWILIO, check_a_flood_is_limited, check_an_over_long_message_is_cut
 
 pytestmark = pytest.mark.server
 
@@ -95,6 +96,18 @@ def test_a_number_means_nothing_once_the_offer_is_used(messaging):
     post(messaging, inbound(messaging, number, "1"))
     answer = messaging.platforms.settle(sent_to(number))[len(before) :]
     assert [r.form()["Body"] for r in answer] == as_sms(expected)
+
+
+@pytest.mark.parametrize(
+    "check", [check_an_over_long_message_is_cut, check_a_flood_is_limited], ids=["over-long", "flood"]
+)
+def test_the_guard_limits_sms(messaging, check):
+    number = "+15550111201" if check is check_a_flood_is_limited else "+15550111202"
+    check(
+        TWILIO,
+        lambda text: post(messaging, inbound(messaging, number, text)),
+        lambda: [r.form()["Body"] for r in messaging.platforms.settle(sent_to(number))],
+    )
 
 
 def test_a_whatsapp_message_is_answered_from_the_whatsapp_sender(messaging):
