@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 import yaml
-from servers import ROOT, Servers, free_port, running_servers
+from servers import ROOT, Servers, free_port, running_servers, shipped_storage
 
 from channels.inbound import notice
 
@@ -253,16 +253,22 @@ def messaging_credentials(platforms_url: str, callback_url: str) -> dict[str, An
 
 
 @contextmanager
-def messaging_servers(workdir: Path) -> Iterator[Messaging]:
-    rasa_port = free_port()
-    env = generated_environment(f"http://127.0.0.1:{rasa_port}")
+def messaging_servers(
+    workdir: Path, rasa_port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[Messaging]:
+    """The servers with credentials.messaging.yml, conversations on SQLite in `workdir` (as `make run`
+    keeps them). The same `workdir`, `rasa_port` and `env` again start the same servers anew."""
+    rasa_port = rasa_port or free_port()
+    env = env or generated_environment(f"http://127.0.0.1:{rasa_port}")
     with (
         LoopbackRecorder(FakePlatforms(env)) as platforms,
         LoopbackRecorder(lambda _: (200, "ok")) as callback,
     ):
         credentials = workdir / "credentials.yml"
         credentials.write_text(yaml.safe_dump(messaging_credentials(platforms.url, f"{callback.url}/bot")))
-        with running_servers(workdir, credentials=credentials, rasa_port=rasa_port, extra_env=env) as servers:
+        with running_servers(
+            workdir, shipped_storage(workdir), credentials=credentials, rasa_port=rasa_port, extra_env=env
+        ) as servers:
             yield Messaging(servers=servers, platforms=platforms, callback=callback, env=env)
 
 

@@ -20,7 +20,7 @@ import yaml
 from actions.content import load_content, payload
 from channels.facebook import TITLE_CHARS, as_quick_replies, quick_reply_title, signature_valid
 from channels.guard import GUARD_KEYS
-from channels.twilio import OfferedChoices, TwilioOutput
+from channels.twilio import TwilioOutput, chosen
 from scripts.check_credentials import missing, variables
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,20 +191,19 @@ def test_facebook_signatures():
     assert not signature_valid("s3cret", body, {})
 
 
-def test_a_number_chooses_from_the_last_offer_only_once():
-    choices = OfferedChoices(max_senders=2)
-    choices.offer("a", ["/one", "/two"])
-    assert choices.resolve("a", " 2 ") == "/two"
-    assert choices.resolve("a", "2") == "2", "used up"
-    choices.offer("a", ["/one"])
-    assert choices.resolve("a", "3") == "3"
-    assert choices.resolve("a", "1") == "1", "used up by the reply that did not match"
-    for sender in ("a", "b", "c"):
-        choices.offer(sender, ["/x"])
-    assert choices.resolve("a", "1") == "1", "the oldest sender was forgotten"
-    assert choices.resolve("c", "1") == "/x"
-    choices.offer("d", ["/x"])
-    assert choices.resolve("d", "1 please") == "1 please", "only a bare number chooses"
+@pytest.mark.parametrize(
+    ("offered", "text", "expected"),
+    [
+        (["/one", "/two"], " 2 ", "/two"),
+        (["/one", "/two"], "3", "3"),
+        (["/one", "/two"], "0", "0"),
+        (["/one"], "1 please", "1 please"),
+        (None, "1", "1"),
+        ([], "1", "1"),
+    ],
+)
+def test_a_bare_number_chooses_from_the_offer(offered, text, expected):
+    assert chosen(offered, text) == expected
 
 
 def test_twilio_api_calls_go_to_the_configured_base_url():
