@@ -107,11 +107,9 @@ def test_anything_else_is_replayed_from_the_start(rasa_domain):
 
 
 @pytest.fixture(scope="module")
-def trained_policies(tmp_path_factory):
+def trained_policies(model, tmp_path_factory):
     """RulePolicy and RecentRulePolicy with the rules of the trained model."""
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
-    storage, metadata = LocalModelStorage.from_model_archive(tmp_path_factory.mktemp("model"), MODEL)
+    storage, metadata = LocalModelStorage.from_model_archive(tmp_path_factory.mktemp("model"), model)
     node = next(n for n in metadata.predict_schema.nodes.values() if issubclass(n.uses, RulePolicy))
     context = ExecutionContext(metadata.predict_schema, metadata.model_id)
     # As the graph runner does: the class defaults under the model's config.
