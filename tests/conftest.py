@@ -17,10 +17,16 @@ sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")
-def domain() -> dict[str, Any]:
+def rasa_domain():
+    """The project's domain as Rasa loads it (a rasa Domain)."""
     from rasa.shared.core.domain import Domain
 
-    return Domain.load(str(ROOT / "domain")).as_dict()
+    return Domain.load(str(ROOT / "domain"))
+
+
+@pytest.fixture(scope="session")
+def domain(rasa_domain) -> dict[str, Any]:
+    return rasa_domain.as_dict()
 
 
 @pytest.fixture
