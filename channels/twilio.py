@@ -136,7 +136,7 @@ class TwilioInput(GuardedInput, twilio.TwilioInput):
                 if output.offered != offered:
                     await choices.set(output.offered)
 
-            # Some carriers turn "@" into "¡" (as Rasa's channel undoes).
+            # Some carriers turn "@" into "¡"; turned back, as Rasa's own channel does.
             text = text.replace("¡", "@")
             payload = {"sender": sender, "message": text, "metadata": self.get_metadata(request)}
             await self.guard.tell(payload, output, with_choices, self.name())
