@@ -1,12 +1,15 @@
-"""Starts one assistant (action server + Rasa server) as scripts/serve.sh does, on free loopback ports."""
+"""Starts one assistant (action server + Rasa server) as scripts/serve.sh does, on free loopback ports;
+the waiting and stopping that tests/servers.py shares."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +22,45 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_up(
+    what: str,
+    ready: Callable[[], bool],
+    processes: Sequence[subprocess.Popen],
+    log_tail: Callable[[], str],
+    timeout: float,
+    interval: float = 0.5,
+) -> None:
+    """Returns once `ready()` is true; raises, naming `what` and showing `log_tail()`, when one of the
+    processes exits first or after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{what}: a server exited ({process.returncode}):\n{log_tail()}")
+        try:
+            if ready():
+                return
+        except requests.RequestException:
+            # With several workers the port accepts connections before a worker has loaded the model.
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"{what}: not up after {timeout}s:\n{log_tail()}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stops the process's whole group: SIGTERM, then SIGKILL if it is still there after 20 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def group_memory_bytes(pgids: list[int]) -> tuple[int, int]:
@@ -110,25 +147,18 @@ class Assistant:
         )
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
-        deadline = began + timeout
-        while time.monotonic() < deadline:
-            for process in self.processes:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{self.name}: a server exited:\n{self.log_tail()}")
-            try:
-                reply = requests.post(
-                    f"{self.rasa_url}/webhooks/rest/webhook",
-                    json={"sender": f"{self.name}-startup", "message": first_message},
-                    timeout=30,
-                )
-                if reply.ok and reply.json():
-                    self.startup_seconds = time.monotonic() - began
-                    self._wait_for_all_workers(deadline)
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name}: no answer {timeout}s after start:\n{self.log_tail()}")
+
+        def answers() -> bool:
+            reply = requests.post(
+                f"{self.rasa_url}/webhooks/rest/webhook",
+                json={"sender": f"{self.name}-startup", "message": first_message},
+                timeout=30,
+            )
+            return reply.ok and bool(reply.json())
+
+        wait_until_up(self.name, answers, self.processes, self.log_tail, timeout, interval=0.1)
+        self.startup_seconds = time.monotonic() - began
+        self._wait_for_all_workers(began + timeout)
 
     def _wait_for_all_workers(self, deadline: float) -> None:
         """With several workers the first answers before the others have loaded the model (they load
@@ -178,13 +208,7 @@ class Assistant:
         if self._sampler is not None:
             self._sampler.join(timeout=5)
         for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop(process)
 
 
 def endpoints_for(source: Path, actions_port: int, scratch: Path) -> str:

@@ -1,1 +1,2 @@
-"""Input channels: the hardened public endpoints and the messaging-platform adapters."""
+"""Rasa input channels: REST, socket.io (the website widget), callback, Telegram, Slack, Messenger and
+Twilio, each Rasa's own hardened, and every message of each passing one guard (guard.py, inbound.py)."""

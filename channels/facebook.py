@@ -6,19 +6,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fbmessenger import MessengerClient
 from rasa.core.channels import facebook
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-logger = logging.getLogger(__name__)
+from channels.guard import GuardedInput, OnNewMessage
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+logger = logging.getLogger(__name__)
 # Messenger cuts quick-reply titles after 20 characters and allows 13 quick replies.
 TITLE_CHARS = 20
 MAX_QUICK_REPLIES = 13
@@ -93,34 +93,16 @@ class Messenger(facebook.Messenger):
             await out_channel.send_action(sender_id, sender_action="typing_off")
 
 
-class FacebookInput(facebook.FacebookInput):
+class FacebookInput(GuardedInput, facebook.FacebookInput):
     """Credentials as Rasa's `facebook` channel (verify, secret, page-access-token), plus
     graph_url (for a test double; fbmessenger's Graph API URL if unset)."""
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
-        if not credentials:
-            cls.raise_missing_credentials_exception()
-        return cls(
-            credentials.get("verify"),
-            credentials.get("secret"),
-            credentials.get("page-access-token"),
-            graph_url=credentials.get("graph_url"),
-        )
-
-    def __init__(
-        self,
-        fb_verify: str | None,
-        fb_secret: str | None,
-        fb_access_token: str | None,
-        graph_url: str | None = None,
-    ) -> None:
-        super().__init__(fb_verify or "", fb_secret or "", fb_access_token or "")
-        self.graph_url = graph_url
+    extra_settings = ("graph_url",)
+    graph_url: str | None = None
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("fb_webhook", __name__)
+        guarded = self.guard.guarded(on_new_message, self.name())
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -139,7 +121,7 @@ class FacebookInput(facebook.FacebookInput):
             if not signature_valid(self.fb_secret, request.body, request.headers):
                 logger.warning("Facebook: request signature invalid; check the app secret.")
                 return response.text("not validated", status=403)
-            messenger = Messenger(self.fb_access_token, on_new_message, self.graph_url)
+            messenger = Messenger(self.fb_access_token, guarded, self.graph_url)
             await messenger.handle(request.json, self.get_metadata(request))
             return response.text("success")
 

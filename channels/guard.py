@@ -1,15 +1,15 @@
-"""The part every hardened channel shares: parse and check a request, rate-limit its sender, run the
-assistant, and make sure the person always gets an answer or a clear error."""
+"""The one guard every channel's messages pass: check the message, limit its sender, run the assistant,
+and make sure the person always gets an answer or a clear error."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar
 
-from rasa.core.channels.channel import OutputChannel, UserMessage
-from sanic import response
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -19,14 +19,12 @@ from serving.tracker_store import ConversationStoreUnavailable
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-
-
-def error(message: str, status: int) -> HTTPResponse:
-    return response.json({"error": message}, status=status)
+# The guard's settings in a channel's entry of the credentials file.
+GUARD_KEYS = ("max_message_chars", "messages_per_minute", "in_flight_per_sender")
 
 
 def refused(reason: BadRequest) -> HTTPResponse:
-    return error(reason.message, reason.status)
+    return response.json({"error": reason.message}, status=reason.status)
 
 
 def decode_json(request: Request) -> Any:
@@ -39,7 +37,7 @@ def decode_json(request: Request) -> Any:
 
 
 class Guard:
-    """Per-channel limits; settings come from the channel's entry in credentials.yml."""
+    """One channel's limits and the code path every message of that channel takes."""
 
     def __init__(
         self,
@@ -51,17 +49,49 @@ class Guard:
         self.limiter = SenderLimiter(per_minute=int(messages_per_minute), in_flight=int(in_flight_per_sender))
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> Guard:
-        keys = ("max_message_chars", "messages_per_minute", "in_flight_per_sender")
-        return cls(**{k: v for k, v in (credentials or {}).items() if k in keys})
+    def split(cls, credentials: Mapping[str, Any] | None) -> tuple[Guard, dict[str, Any]]:
+        """The guard a channel's credentials entry sets up, and the entry's other settings."""
+        settings = dict(credentials or {})
+        return cls(**{key: settings.pop(key) for key in GUARD_KEYS if key in settings}), settings
 
-    def parse(self, payload: Any) -> Inbound:
-        return check_message(payload, self.max_message_chars)
+    async def handle(
+        self, payload: Any, output: OutputChannel, on_new_message: OnNewMessage, channel: str
+    ) -> BadRequest | None:
+        """Runs the assistant on one {"sender", "message", "metadata"?} message; returns why it was
+        refused, or None when it was answered."""
+        try:
+            inbound = check_message(payload, self.max_message_chars)
+        except BadRequest as bad:
+            return bad
+        return await self._run(inbound, output, on_new_message, channel)
 
-    async def run(
+    async def tell(
+        self, payload: dict[str, Any], output: OutputChannel, on_new_message: OnNewMessage, channel: str
+    ) -> None:
+        """`handle` for a messaging platform: a refusal goes to the person as a message. The platform's
+        request is answered as usual, since an error status makes it deliver the message again."""
+        refusal = await self.handle(payload, output, on_new_message, channel)
+        if refusal is None:
+            return
+        if refusal.status == 400:
+            # Nothing the person typed can be answered (a sticker, a photo without text).
+            logger.info("A message on '%s' was not answered: %s", channel, refusal.message)
+            return
+        await output.send_text_message(str(payload["sender"]), refusal.message)
+
+    def guarded(self, on_new_message: OnNewMessage, channel: str) -> OnNewMessage:
+        """`on_new_message` for a Rasa connector: each of its messages goes through `tell`."""
+
+        async def guarded_message(message: UserMessage) -> None:
+            sender, metadata = str(message.sender_id), message.metadata
+            payload = {"sender": sender, "message": message.text, "metadata": metadata}
+            await self.tell(payload, message.output_channel, on_new_message, channel)
+
+        return guarded_message
+
+    async def _run(
         self, inbound: Inbound, output: OutputChannel, on_new_message: OnNewMessage, channel: str
     ) -> BadRequest | None:
-        """Runs the assistant on one message; returns why it was refused, or None when answered."""
         if not self.limiter.acquire(inbound.sender):
             return BadRequest(notice("rate_limited"), 429)
         counted = CountingOutput(output)
@@ -105,3 +135,51 @@ class CountingOutput(OutputChannel):
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         self.sent += 1
         await self.inner.send_response(recipient_id, message)
+
+
+class GuardedInput(InputChannel):
+    """Base of every channel here, listed before the Rasa channel it hardens. The channel's entry in
+    the credentials file holds the guard's limits (GUARD_KEYS), the settings this project adds
+    (`extra_settings`: attributes, whose class values are the defaults) and Rasa's own settings."""
+
+    guard: Guard
+    extra_settings: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        guard, settings = Guard.split(credentials)
+        extra = {key: settings.pop(key, None) for key in cls.extra_settings}
+        channel = super().from_credentials(settings)
+        assert isinstance(channel, GuardedInput)
+        channel.guard = guard
+        for key, value in extra.items():
+            if value:
+                setattr(channel, key, value)
+        return channel
+
+
+def json_webhook(
+    channel: GuardedInput,
+    on_new_message: OnNewMessage,
+    output: Callable[[], OutputChannel],
+    answer: Callable[[OutputChannel], HTTPResponse],
+) -> Blueprint:
+    """The blueprint of a channel that takes {"sender", "message"} JSON posts (REST, callback): a
+    health check and the webhook, which answers with `answer(output)` or a clear 4xx/5xx."""
+    webhook = Blueprint(f"{channel.name()}_webhook", __name__)
+
+    @webhook.route("/", methods=["GET"])
+    async def health(_: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    @webhook.route("/webhook", methods=["POST"])
+    async def receive(request: Request) -> HTTPResponse:
+        try:
+            payload = decode_json(request)
+        except BadRequest as bad:
+            return refused(bad)
+        replies = output()
+        refusal = await channel.guard.handle(payload, replies, on_new_message, channel.name())
+        return refused(refusal) if refusal else answer(replies)
+
+    return webhook

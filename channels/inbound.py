@@ -1,7 +1,7 @@
-"""Checks and limits for messages arriving on the public endpoints (REST, callback, socket.io).
+"""Checks and limits for messages arriving on any channel, and the channels' own notices.
 
-Every malformed request gets a clear 4xx; over-long text is cut to a limit and the person is told;
-control characters are removed; one sender flooding the server gets 429 without slowing others.
+A malformed message gets a clear 4xx; over-long text is cut to a limit and the person is told;
+control characters are removed; one sender flooding the server is refused without slowing others.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from typing import Any
 
 import yaml
 
+from actions.content import fill
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
 # Printable, no white space, no path separators: sender ids end up in URLs, logs and databases.
 SENDER = re.compile(r"^[^\s/\\\x00-\x1f\x7f]+$")
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 class BadRequest(Exception):
@@ -115,17 +116,12 @@ class SenderLimiter:
 
 @lru_cache(maxsize=1)
 def notices() -> dict[str, str]:
-    """The endpoint's own messages, with help numbers from domain.yml's resource slots filled in."""
+    """The channels' own messages, with help numbers from domain.yml's resource slots filled in."""
     slots = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["slots"]
     values = {name: str(spec["initial_value"]) for name, spec in slots.items() if "initial_value" in spec}
     raw = yaml.safe_load((ROOT / "content" / "channel_messages.yml").read_text(encoding="utf-8"))
-    return {
-        key: PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text) for key, text in raw.items()
-    }
+    return {key: fill(text, values) for key, text in raw.items()}
 
 
 def notice(key: str, **values: Any) -> str:
-    text = notices()[key]
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", f"{value:,}" if isinstance(value, int) else str(value))
-    return text
+    return fill(notices()[key], {k: f"{v:,}" if isinstance(v, int) else v for k, v in values.items()})

@@ -8,11 +8,11 @@ import logging
 import os
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, decode_bearer_token
+from rasa.core.channels.channel import decode_bearer_token
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from channels.guard import Guard, OnNewMessage
+from channels.guard import GuardedInput, OnNewMessage
 from channels.inbound import BadRequest, check_sender
 
 logger = logging.getLogger(__name__)
@@ -23,23 +23,7 @@ def allowed_origins() -> set[str]:
     return set(os.environ.get("WIDGET_ORIGIN", "").split())
 
 
-GUARD_KEYS = ("max_message_chars", "messages_per_minute", "in_flight_per_sender")
-
-
-class SafeSocketIOInput(SocketIOInput):
-    @classmethod
-    def name(cls) -> str:
-        return "socketio"
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
-        channel = super().from_credentials({k: v for k, v in credentials.items() if k not in GUARD_KEYS})
-        channel.guard = Guard.from_credentials(credentials)
-        return channel
-
-    guard: Guard = Guard()
-
+class SafeSocketIOInput(GuardedInput, SocketIOInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = super().blueprint(on_new_message)
         sio = self.sio
@@ -94,14 +78,12 @@ class SafeSocketIOInput(SocketIOInput):
                 }
             else:
                 payload = data
-            try:
-                inbound = self.guard.parse(payload)
-            except BadRequest as bad:
-                await reject(sid, bad)
-                return
             output = SocketIOOutput(sio, self.bot_message_evt)
-            refusal = await self.guard.run(inbound, output, on_new_message, self.name())
-            if refusal:
-                await output.send_text_message(inbound.sender, refusal.message)
+            refusal = await self.guard.handle(payload, output, on_new_message, self.name())
+            if refusal and refusal.status == 400:
+                await reject(sid, refusal)
+            elif refusal:
+                # To this socket's own room: a refusal is for the page that sent the message.
+                await output.send_text_message(sid, refusal.message)
 
         return webhook

@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from rasa.core.channels import slack
-from rasa.core.channels.channel import InputChannel, OutputChannel
+from rasa.core.channels.channel import OutputChannel
+from sanic import Blueprint
 from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.guard import GuardedInput, OnNewMessage
 
 API_BASE_URL = AsyncWebClient.BASE_URL
 # An actions block holds 25 elements. Rasa still applies the 5 of Slack's legacy attachments and,
@@ -32,22 +35,19 @@ class SlackBot(slack.SlackBot):
         )
 
 
-class SlackInput(slack.SlackInput):
+class SlackInput(GuardedInput, slack.SlackInput):
     """Credentials as Rasa's `slack` channel (slack_token, slack_signing_secret, ...), plus
     api_base_url (for a test double; https://slack.com/api/ if unset)."""
 
+    extra_settings = ("api_base_url",)
     api_base_url: str = API_BASE_URL
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        channel = super().from_credentials(credentials)
-        assert isinstance(channel, SlackInput)
-        base_url = (credentials or {}).get("api_base_url") or API_BASE_URL
-        # slack_sdk appends the method name ("chat.postMessage") to this URL.
-        channel.api_base_url = base_url if base_url.endswith("/") else base_url + "/"
-        return channel
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        return super().blueprint(self.guard.guarded(on_new_message, self.name()))
 
     def get_output_channel(self, channel: str | None = None, thread_id: str | None = None) -> OutputChannel:
         bot = SlackBot(self.slack_token, channel or self.slack_channel, thread_id, self.proxy)
-        bot.client = AsyncWebClient(self.slack_token, proxy=self.proxy, base_url=self.api_base_url)
+        # slack_sdk appends the method name ("chat.postMessage") to this URL.
+        base_url = self.api_base_url if self.api_base_url.endswith("/") else self.api_base_url + "/"
+        bot.client = AsyncWebClient(self.slack_token, proxy=self.proxy, base_url=base_url)
         return bot

@@ -5,26 +5,24 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
 from aiogram.bot.api import TelegramAPIServer
 from aiogram.utils.exceptions import TelegramAPIError
 from rasa.core.channels import telegram
-from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from channels.guard import GuardedInput, OnNewMessage
 
 logger = logging.getLogger(__name__)
 
 API_BASE_URL = "https://api.telegram.org"
 # Telegram sends the secret given to setWebhook in this header with every update.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 class TelegramOutput(telegram.TelegramOutput):
@@ -53,37 +51,13 @@ class TelegramOutput(telegram.TelegramOutput):
         await super().send_text_with_buttons(recipient_id, text, buttons, button_type=button_type, **kwargs)
 
 
-class TelegramInput(telegram.TelegramInput):
+class TelegramInput(GuardedInput, telegram.TelegramInput):
     """Credentials: access_token, verify (the bot's username), webhook_url, secret_token, and
     api_base_url (for a local Bot API server or a test double; https://api.telegram.org if unset)."""
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
-        if not credentials:
-            cls.raise_missing_credentials_exception()
-        return cls(
-            credentials.get("access_token"),
-            credentials.get("verify"),
-            credentials.get("webhook_url"),
-            api_base_url=credentials.get("api_base_url") or API_BASE_URL,
-            secret_token=credentials.get("secret_token"),
-        )
-
-    def __init__(
-        self,
-        access_token: str | None,
-        verify: str | None,
-        webhook_url: str | None,
-        api_base_url: str = API_BASE_URL,
-        secret_token: str | None = None,
-        debug_mode: bool = True,
-    ) -> None:
-        super().__init__(access_token, verify, webhook_url, debug_mode)
-        self.api_base_url = api_base_url
-        self.secret_token = secret_token
-        if not secret_token:
-            logger.warning("Telegram: no secret_token, so anyone who finds the webhook URL can post to it.")
+    extra_settings = ("api_base_url", "secret_token")
+    api_base_url: str = API_BASE_URL
+    secret_token: str | None = None
 
     def get_output_channel(self) -> TelegramOutput:
         channel = TelegramOutput(self.access_token, self.api_base_url, self.secret_token)
@@ -103,7 +77,9 @@ class TelegramInput(telegram.TelegramInput):
         return channel
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
+        if not self.secret_token:
+            logger.warning("Telegram: no secret_token, so anyone who finds the webhook URL can post to it.")
+        webhook = super().blueprint(self.guard.guarded(on_new_message, self.name()))
 
         @webhook.middleware("request")
         async def check_secret(request: Request) -> HTTPResponse | None:

@@ -5,52 +5,56 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rasa.core.channels import twilio
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.events import SlotSet
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
+from channels.guard import GuardedInput, OnNewMessage
+
 if TYPE_CHECKING:
+    from rasa.core.agent import Agent
     from twilio.rest.api.v2010.account.message import MessageInstance
 
 logger = logging.getLogger(__name__)
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 API_BASE_URL = "https://api.twilio.com"
 WHATSAPP = "whatsapp:"
 CHOICE = re.compile(r"[0-9]{1,2}")
+# The domain's slot (domain.yml, under channels) that keeps the payloads last offered as numbered lines.
+CHOICES_SLOT = "offered_choices"
 
 
-class OfferedChoices:
-    """The buttons last offered to each sender, valid for that sender's next message only.
+def chosen(offered: list[str] | None, text: str) -> str:
+    """The payload a reply like "2" chose from the offered ones, or the text itself."""
+    choice = text.strip()
+    if offered and CHOICE.fullmatch(choice) and 1 <= int(choice) <= len(offered):
+        return offered[int(choice) - 1]
+    return text
 
-    Kept in this process's memory (bounded): after a restart a bare number is read as text.
-    """
 
-    def __init__(self, max_senders: int = 10_000) -> None:
-        self.max_senders = max_senders
-        self._payloads: OrderedDict[str, list[str]] = OrderedDict()
+class ConversationSlot:
+    """One slot of one conversation, read and written by the channel between the assistant's turns."""
 
-    def offer(self, sender: str, payloads: list[str]) -> None:
-        self._payloads.pop(sender, None)
-        self._payloads[sender] = payloads
-        while len(self._payloads) > self.max_senders:
-            self._payloads.popitem(last=False)
+    def __init__(self, agent: Agent, sender_id: str, name: str) -> None:
+        self.agent, self.sender_id, self.name = agent, sender_id, name
 
-    def resolve(self, sender: str, text: str) -> str:
-        """The payload a reply like "2" chose, or the text itself; the offer is used up either way."""
-        payloads = self._payloads.pop(sender, [])
-        choice = text.strip()
-        if CHOICE.fullmatch(choice) and 1 <= int(choice) <= len(payloads):
-            return payloads[int(choice) - 1]
-        return text
+    async def get(self) -> Any:
+        tracker = await self.agent.tracker_store.retrieve(self.sender_id)
+        return tracker.get_slot(self.name) if tracker else None
+
+    async def set(self, value: Any) -> None:
+        async with self.agent.lock_store.lock(self.sender_id):
+            tracker = await self.agent.tracker_store.retrieve(self.sender_id)
+            if tracker is not None:
+                tracker.update(SlotSet(self.name, value))
+                await self.agent.tracker_store.save(tracker)
 
 
 def whatsapp_address(number: str) -> str:
@@ -65,12 +69,12 @@ class TwilioOutput(twilio.TwilioOutput):
         twilio_number: str | None,
         whatsapp_number: str | None = None,
         api_base_url: str = API_BASE_URL,
-        choices: OfferedChoices | None = None,
     ) -> None:
         super().__init__(account_sid, auth_token, twilio_number)
         self.whatsapp_number = whatsapp_number
         self.api_base_url = api_base_url
-        self.choices = choices if choices is not None else OfferedChoices()
+        # The payloads of the buttons sent as numbered lines through this output, if any.
+        self.offered: list[str] | None = None
 
     def get_hostname(self, uri: str) -> str:
         base = urlsplit(self.api_base_url)
@@ -93,52 +97,50 @@ class TwilioOutput(twilio.TwilioOutput):
         # in the same message as the text they belong to.
         lines = "\n".join(f"{number}. {button['title']}" for number, button in enumerate(buttons, 1))
         await self.send_text_message(recipient_id, f"{text.strip()}\n{lines}")
-        self.choices.offer(recipient_id, [button["payload"] for button in buttons])
+        self.offered = [button["payload"] for button in buttons]
 
 
-class TwilioInput(twilio.TwilioInput):
+class TwilioInput(GuardedInput, twilio.TwilioInput):
     """Credentials as Rasa's `twilio` channel (account_sid, auth_token, twilio_number), plus
     whatsapp_number (the WhatsApp sender, if not twilio_number), webhook_url (the URL set in Twilio's
     console, which signatures are computed over) and api_base_url (for a test double)."""
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
-        if not credentials:
-            cls.raise_missing_credentials_exception()
-        return cls(
-            credentials.get("account_sid"),
-            credentials.get("auth_token"),
-            credentials.get("twilio_number"),
-            whatsapp_number=credentials.get("whatsapp_number"),
-            webhook_url=credentials.get("webhook_url"),
-            api_base_url=credentials.get("api_base_url") or API_BASE_URL,
-        )
-
-    def __init__(
-        self,
-        account_sid: str | None,
-        auth_token: str | None,
-        twilio_number: str | None,
-        whatsapp_number: str | None = None,
-        webhook_url: str | None = None,
-        api_base_url: str = API_BASE_URL,
-        debug_mode: bool = True,
-    ) -> None:
-        super().__init__(account_sid, auth_token, twilio_number, debug_mode)
-        self.whatsapp_number = whatsapp_number
-        self.webhook_url = webhook_url
-        self.api_base_url = api_base_url
-        self.choices = OfferedChoices()
-        if not webhook_url:
-            logger.warning("Twilio: no webhook_url, so request signatures are not checked.")
+    extra_settings = ("whatsapp_number", "webhook_url", "api_base_url")
+    whatsapp_number: str | None = None
+    webhook_url: str | None = None
+    api_base_url: str = API_BASE_URL
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        async def with_choices(message: UserMessage) -> Any:
-            message.text = self.choices.resolve(str(message.sender_id), message.text or "")
-            return await on_new_message(message)
+        if not self.webhook_url:
+            logger.warning("Twilio: no webhook_url, so request signatures are not checked.")
+        webhook = Blueprint("twilio_webhook", __name__)
 
-        webhook = super().blueprint(with_choices)
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def message(request: Request) -> HTTPResponse:
+            sender, text = request.form.get("From"), request.form.get("Body")
+            if not sender or text is None:
+                logger.info("Twilio: a request without From or Body was ignored.")
+                return response.text("", status=204)
+            output = self.get_output_channel()
+            # The numbered choices live in the conversation, so "2" works on whichever server gets it.
+            choices = ConversationSlot(request.app.ctx.agent, sender, CHOICES_SLOT)
+
+            async def with_choices(message: UserMessage) -> None:
+                offered = await choices.get()
+                message.text = chosen(offered, message.text or "")
+                await on_new_message(message)
+                if output.offered != offered:
+                    await choices.set(output.offered)
+
+            # Some carriers turn "@" into "¡"; turned back, as Rasa's own channel does.
+            text = text.replace("¡", "@")
+            payload = {"sender": sender, "message": text, "metadata": self.get_metadata(request)}
+            await self.guard.tell(payload, output, with_choices, self.name())
+            return response.text("", status=204)
 
         @webhook.middleware("request")
         async def check_signature(request: Request) -> HTTPResponse | None:
@@ -155,12 +157,7 @@ class TwilioInput(twilio.TwilioInput):
 
         return webhook
 
-    def get_output_channel(self) -> OutputChannel:
+    def get_output_channel(self) -> TwilioOutput:
         return TwilioOutput(
-            self.account_sid,
-            self.auth_token,
-            self.twilio_number,
-            self.whatsapp_number,
-            self.api_base_url,
-            self.choices,
+            self.account_sid, self.auth_token, self.twilio_number, self.whatsapp_number, self.api_base_url
         )

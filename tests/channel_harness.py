@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import requests
 import yaml
-from servers import ROOT, Servers, free_port, running_servers
+from servers import ROOT, Servers, free_port, running_servers, shipped_storage
+
+from channels.inbound import notice
 
 TELEGRAM = "channels.telegram.TelegramInput"
 SLACK = "channels.slack.SlackInput"
@@ -249,14 +253,51 @@ def messaging_credentials(platforms_url: str, callback_url: str) -> dict[str, An
 
 
 @contextmanager
-def messaging_servers(workdir: Path) -> Iterator[Messaging]:
-    rasa_port = free_port()
-    env = generated_environment(f"http://127.0.0.1:{rasa_port}")
+def messaging_servers(
+    workdir: Path, rasa_port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[Messaging]:
+    """The servers with credentials.messaging.yml, conversations on SQLite in `workdir` (as `make run`
+    keeps them). The same `workdir`, `rasa_port` and `env` again start the same servers anew."""
+    rasa_port = rasa_port or free_port()
+    env = env or generated_environment(f"http://127.0.0.1:{rasa_port}")
     with (
         LoopbackRecorder(FakePlatforms(env)) as platforms,
         LoopbackRecorder(lambda _: (200, "ok")) as callback,
     ):
         credentials = workdir / "credentials.yml"
         credentials.write_text(yaml.safe_dump(messaging_credentials(platforms.url, f"{callback.url}/bot")))
-        with running_servers(workdir, credentials=credentials, rasa_port=rasa_port, extra_env=env) as servers:
+        with running_servers(
+            workdir, shipped_storage(workdir), credentials=credentials, rasa_port=rasa_port, extra_env=env
+        ) as servers:
             yield Messaging(servers=servers, platforms=platforms, callback=callback, env=env)
+
+
+Send = Callable[[str], requests.Response]
+
+
+def limit(channel: str, key: str) -> int:
+    """One of the guard's limits for `channel` in credentials.messaging.yml."""
+    return int(yaml.safe_load((ROOT / "credentials.messaging.yml").read_text(encoding="utf-8"))[channel][key])
+
+
+def check_an_over_long_message_is_cut(channel: str, send: Send, sent_texts: Callable[[], list[str]]) -> None:
+    """The guard's treatment of a message over the channel's limit: the person is told it was cut,
+    then answered."""
+    max_chars = limit(channel, "max_message_chars")
+    reply = send("does valium help with opioid withdrawal " + "a" * max_chars)
+    assert reply.ok, reply.text
+    texts = sent_texts()
+    assert texts[0] == notice("too_long", max_chars=max_chars)
+    assert len(texts) >= 2, "the message was still answered"
+
+
+def check_a_flood_is_limited(channel: str, send: Send, sent_texts: Callable[[], list[str]]) -> None:
+    """The guard's treatment of one sender sending faster than the limits allow: the messages over
+    the limit get the rate-limit notice instead of an answer, and the platform's requests all succeed
+    (an error status would make the platform deliver them again)."""
+    per_minute = limit(channel, "messages_per_minute")
+    messages = per_minute + 10
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(send, ["hello"] * messages))
+    assert all(reply.ok for reply in replies), {reply.status_code for reply in replies}
+    assert sent_texts().count(notice("rate_limited")) >= messages - per_minute

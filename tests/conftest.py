@@ -1,4 +1,6 @@
-"""Shared fixtures: the domain as the action server receives it, fresh trackers, dispatchers."""
+"""Shared fixtures: the domain as the action server receives it, fresh trackers and dispatchers for
+the actions' tests; the trained model, and the real servers the server tests talk to (started by
+servers.py, with the messaging platforms' stand-ins by channel_harness.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,16 @@ sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")
-def domain() -> dict[str, Any]:
+def rasa_domain():
+    """The project's domain as Rasa loads it (a rasa Domain)."""
     from rasa.shared.core.domain import Domain
 
-    return Domain.load(str(ROOT / "domain.yml")).as_dict()
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture(scope="session")
+def domain(rasa_domain) -> dict[str, Any]:
+    return rasa_domain.as_dict()
 
 
 @pytest.fixture
@@ -65,13 +73,29 @@ def medication(value: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def messaging(tmp_path_factory):
-    """One real Rasa + action server with credentials.messaging.yml, shared by tests/test_channels_*.py:
-    the platforms' send APIs and the callback receiver are local stand-ins (tests/channel_harness.py)."""
-    from channel_harness import messaging_servers
+def model() -> Path:
+    """The trained model; a test that needs it fails, rather than skips, without it."""
     from servers import MODEL
 
     if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test and make test-prod do)")
+    return MODEL
+
+
+@pytest.fixture(scope="module")
+def servers(model, tmp_path_factory):
+    """The real action server and Rasa server with credentials.yml, one pair per test module."""
+    from servers import running_servers
+
+    with running_servers(tmp_path_factory.mktemp("servers")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def messaging(model, tmp_path_factory):
+    """One real Rasa + action server with credentials.messaging.yml, shared by tests/test_channels_*.py:
+    the platforms' send APIs and the callback receiver are local stand-ins (tests/channel_harness.py)."""
+    from channel_harness import messaging_servers
+
     with messaging_servers(tmp_path_factory.mktemp("messaging")) as running:
         yield running

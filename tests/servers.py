@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,40 +13,11 @@ from pathlib import Path
 import requests
 import yaml
 
+from benchmarks.servers import free_port, stop, wait_until_up
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "assistant.tar.gz"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            # With several workers the port accepts connections before a worker has loaded the model.
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @dataclass
@@ -66,6 +34,13 @@ class Servers:
         )
         response.raise_for_status()
         return response.json()
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
+    """Waits until `url` answers 2xx: the server `process` started is up."""
+    wait_until_up(
+        url, lambda: requests.get(url, timeout=2).ok, [process], lambda: log.read_text()[-3000:], 180
+    )
 
 
 def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -143,13 +118,13 @@ def running_servers(
                 "actions",
             ]
             processes.append(start(command, actions_log, env))
-            wait_until_up(f"{actions_url}/health", processes[-1], actions_log)
+            wait_for(f"{actions_url}/health", processes[-1], actions_log)
         # As scripts/serve.sh starts it (serving/launch.py; SANIC_WORKERS in extra_env sets the workers).
         command = [str(BIN / "python"), "-m", "serving.launch", "run", "-m", str(MODEL),
                    "-i", "127.0.0.1", "-p", str(rasa_port),
                    "--endpoints", str(endpoints), "--credentials", str(credentials), *rasa_args]  # fmt: skip
         processes.append(start(command, rasa_log, env))
-        wait_until_up(f"{rasa_url}/", processes[-1], rasa_log)
+        wait_for(f"{rasa_url}/", processes[-1], rasa_log)
         yield Servers(rasa_url=rasa_url, actions_url=actions_url, log=rasa_log)
     finally:
         for process in reversed(processes):

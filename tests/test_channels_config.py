@@ -1,6 +1,6 @@
 """credentials.messaging.yml, .env.example, docs/channels.md and the pre-flight check agree, hold no
 secret, and a missing variable stops `make run CREDENTIALS=...` with its name; plus the channels'
-pure helpers (titles, signatures, numbered choices, API URLs)."""
+pure helpers (titles, signatures, numbered choices, API URLs); every channel sets the guard's limits."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ import yaml
 
 from actions.content import load_content, payload
 from channels.facebook import TITLE_CHARS, as_quick_replies, quick_reply_title, signature_valid
-from channels.twilio import OfferedChoices, TwilioOutput
+from channels.guard import GUARD_KEYS
+from channels.twilio import TwilioOutput, chosen
 from scripts.check_credentials import missing, variables
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,11 +52,19 @@ def test_the_messaging_file_enables_the_four_platforms_and_nothing_else():
     assert set(load(MESSAGING)) - set(load(ROOT / "credentials.yml")) == set(PLATFORMS)
 
 
-def test_every_platform_setting_comes_from_the_environment():
+def test_every_platform_setting_but_the_limits_comes_from_the_environment():
     messaging = load(MESSAGING)
     for channel in PLATFORMS:
         for key, value in messaging[channel].items():
-            assert isinstance(value, str) and ENV_VAR.match(value), f"{channel}.{key} = {value!r}"
+            if key not in GUARD_KEYS:
+                assert isinstance(value, str) and ENV_VAR.match(value), f"{channel}.{key} = {value!r}"
+
+
+@pytest.mark.parametrize("path", [ROOT / "credentials.yml", MESSAGING], ids=lambda p: p.name)
+def test_every_channel_sets_the_guards_limits(path):
+    for channel, settings in load(path).items():
+        limits = {key: settings.get(key) for key in GUARD_KEYS}
+        assert all(isinstance(value, int) and value > 0 for value in limits.values()), (channel, limits)
 
 
 def test_env_example_names_exactly_the_variables_and_holds_no_value():
@@ -182,20 +191,19 @@ def test_facebook_signatures():
     assert not signature_valid("s3cret", body, {})
 
 
-def test_a_number_chooses_from_the_last_offer_only_once():
-    choices = OfferedChoices(max_senders=2)
-    choices.offer("a", ["/one", "/two"])
-    assert choices.resolve("a", " 2 ") == "/two"
-    assert choices.resolve("a", "2") == "2", "used up"
-    choices.offer("a", ["/one"])
-    assert choices.resolve("a", "3") == "3"
-    assert choices.resolve("a", "1") == "1", "used up by the reply that did not match"
-    for sender in ("a", "b", "c"):
-        choices.offer(sender, ["/x"])
-    assert choices.resolve("a", "1") == "1", "the oldest sender was forgotten"
-    assert choices.resolve("c", "1") == "/x"
-    choices.offer("d", ["/x"])
-    assert choices.resolve("d", "1 please") == "1 please", "only a bare number chooses"
+@pytest.mark.parametrize(
+    ("offered", "text", "expected"),
+    [
+        (["/one", "/two"], " 2 ", "/two"),
+        (["/one", "/two"], "3", "3"),
+        (["/one", "/two"], "0", "0"),
+        (["/one"], "1 please", "1 please"),
+        (None, "1", "1"),
+        ([], "1", "1"),
+    ],
+)
+def test_a_bare_number_chooses_from_the_offer(offered, text, expected):
+    assert chosen(offered, text) == expected
 
 
 def test_twilio_api_calls_go_to_the_configured_base_url():

@@ -1,5 +1,6 @@
 """Facebook Messenger over loopback: the webhook verification, and signed messages posted to the real
-server answered through the Send API (a local stand-in) with buttons as quick replies."""
+server answered through the Send API (a local stand-in) with buttons as quick replies; the guard's
+limits apply."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 
 import pytest
 import requests
+from channel_harness import FACEBOOK, check_a_flood_is_limited, check_an_over_long_message_is_cut
 
 from channels.facebook import TITLE_CHARS
 
@@ -119,6 +121,20 @@ def test_a_quick_reply_is_answered(messaging):
 
     texts = [m["text"] for m in messages(messaging.platforms.settle(sent_to(psid)))]
     assert texts == as_sent(expected)
+
+
+@pytest.mark.parametrize(
+    "check", [check_an_over_long_message_is_cut, check_a_flood_is_limited], ids=["over-long", "flood"]
+)
+def test_the_guard_limits_messenger_messages(messaging, check):
+    psid = "6100000000201" if check is check_a_flood_is_limited else "6100000000202"
+    secret = messaging.env["FACEBOOK_APP_SECRET"]
+
+    def send(text: str) -> requests.Response:
+        body = event(psid, {"mid": f"m-{time.monotonic_ns()}", "text": text})
+        return post(messaging, body, {"X-Hub-Signature-256": signature(secret, body, "sha256")})
+
+    check(FACEBOOK, send, lambda: [m["text"] for m in messages(messaging.platforms.settle(sent_to(psid)))])
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Slack over loopback: signed Events API and interactivity requests posted to the real server are
-answered through chat.postMessage (a local stand-in); unsigned, wrongly signed or stale ones are not."""
+answered through chat.postMessage (a local stand-in); unsigned, wrongly signed or stale ones are not;
+the guard's limits apply."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+from channel_harness import SLACK, check_a_flood_is_limited, check_an_over_long_message_is_cut
 
 pytestmark = pytest.mark.server
 
@@ -104,6 +106,20 @@ def test_the_url_verification_challenge_is_answered(messaging):
     )
     assert reply.status_code == 200
     assert reply.json() == "c-12345"
+
+
+@pytest.mark.parametrize(
+    "check", [check_an_over_long_message_is_cut, check_a_flood_is_limited], ids=["over-long", "flood"]
+)
+def test_the_guard_limits_slack_messages(messaging, check):
+    user = "U0FLOOD" if check is check_a_flood_is_limited else "U0LONG"
+    channel, secret = f"D{user}", messaging.env["SLACK_SIGNING_SECRET"]
+
+    def send(text: str) -> requests.Response:
+        body = direct_message(user, channel, text)
+        return post(messaging, body, signed_headers(secret, body, "application/json"))
+
+    check(SLACK, send, lambda: [r.json()["text"] for r in messaging.platforms.settle(posted_to(channel))])
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Telegram over loopback: an update posted to the real server is answered through the Bot API
-(a local stand-in), and updates without the webhook's secret are refused."""
+(a local stand-in), updates without the webhook's secret are refused, and the guard's limits apply."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 
 import pytest
 import requests
+from channel_harness import TELEGRAM, check_a_flood_is_limited, check_an_over_long_message_is_cut
 
 pytestmark = pytest.mark.server
 
@@ -97,6 +98,19 @@ def test_a_button_press_is_answered(messaging):
 
     sent = messaging.platforms.settle(sent_to(chat_id))
     assert [r.form()["text"] for r in sent] == as_sent(expected)
+
+
+@pytest.mark.parametrize(
+    "check", [check_an_over_long_message_is_cut, check_a_flood_is_limited], ids=["over-long", "flood"]
+)
+def test_the_guard_limits_telegram_messages(messaging, check):
+    chat_id = 700_000_201 if check is check_a_flood_is_limited else 700_000_202
+    secret = messaging.env["TELEGRAM_WEBHOOK_SECRET"]
+    check(
+        TELEGRAM,
+        lambda text: post(messaging, update(chat_id, text), secret),
+        lambda: [r.form()["text"] for r in messaging.platforms.settle(sent_to(chat_id))],
+    )
 
 
 @pytest.mark.parametrize(

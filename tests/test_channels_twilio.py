@@ -1,6 +1,7 @@
 """Twilio SMS and WhatsApp over loopback: signed "message comes in" webhooks posted to the real server
 are answered through the Messages API (a local stand-in), buttons as numbered lines that a reply of
-"2" chooses; unsigned or wrongly signed requests are refused."""
+"2" chooses (on any server: the offer is kept in the conversation); unsigned or wrongly signed
+requests are refused; the guard's limits apply."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ import time
 
 import pytest
 import requests
+from channel_harness import (
+    TWILIO,
+    check_a_flood_is_limited,
+    check_an_over_long_message_is_cut,
+    generated_environment,
+    messaging_servers,
+)
+from servers import free_port
 
 pytestmark = pytest.mark.server
 
@@ -95,6 +104,36 @@ def test_a_number_means_nothing_once_the_offer_is_used(messaging):
     post(messaging, inbound(messaging, number, "1"))
     answer = messaging.platforms.settle(sent_to(number))[len(before) :]
     assert [r.form()["Body"] for r in answer] == as_sms(expected)
+
+
+def test_a_number_chooses_from_an_offer_another_server_process_sent(tmp_path):
+    """The offer is kept in the conversation (a slot), not in the server's memory."""
+    number, port = "+15550111004", free_port()
+    env = generated_environment(f"http://127.0.0.1:{port}")
+    with messaging_servers(tmp_path, port, env) as first:
+        offered = first.servers.say("sms-expected-5", "hello")[-1]["buttons"]
+        post(first, inbound(first, number, "hello"))
+        last = first.platforms.settle(sent_to(number))[-1].form()["Body"]
+        assert f"2. {offered[1]['title']}" in last.splitlines()
+
+    with messaging_servers(tmp_path, port, env) as second:
+        expected = second.servers.say("sms-expected-6", offered[1]["payload"])
+        reply = post(second, inbound(second, number, "2"))
+        assert reply.status_code == 204
+        answer = second.platforms.settle(sent_to(number))
+        assert [r.form()["Body"] for r in answer] == as_sms(expected)
+
+
+@pytest.mark.parametrize(
+    "check", [check_an_over_long_message_is_cut, check_a_flood_is_limited], ids=["over-long", "flood"]
+)
+def test_the_guard_limits_sms(messaging, check):
+    number = "+15550111201" if check is check_a_flood_is_limited else "+15550111202"
+    check(
+        TWILIO,
+        lambda text: post(messaging, inbound(messaging, number, text)),
+        lambda: [r.form()["Body"] for r in messaging.platforms.settle(sent_to(number))],
+    )
 
 
 def test_a_whatsapp_message_is_answered_from_the_whatsapp_sender(messaging):

@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from servers import MODEL, running_servers
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
-    with running_servers(tmp_path_factory.mktemp("e2e")) as running:
-        yield running
 
 
 def texts(replies: list[dict]) -> str:

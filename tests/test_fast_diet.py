@@ -59,14 +59,12 @@ def training_examples() -> list[Message]:
 
 
 @pytest.fixture(scope="session")
-def project(tmp_path_factory) -> Iterator[tuple[Any, DIETClassifier, Featurize]]:
+def project(model, tmp_path_factory) -> Iterator[tuple[Any, DIETClassifier, Featurize]]:
     """The trained project model: its graph runner, its DIETClassifier and its featurizers."""
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
     from scripts.evaluate import load_agent
 
     model_copy = tmp_path_factory.mktemp("fast_diet") / "assistant.tar.gz"
-    shutil.copy(MODEL, model_copy)  # `make train` may rewrite the original meanwhile
+    shutil.copy(model, model_copy)  # `make train` may rewrite the original meanwhile
     # The TensorFlow model is the reference here: keep it (a server lets it go after loading).
     FastDIETClassifier.KEEP_TENSORFLOW_MODEL = True
     try:

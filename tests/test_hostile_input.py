@@ -13,17 +13,9 @@ import requests
 import socketio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from servers import MODEL, running_servers
+from servers import running_servers
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
-    with running_servers(tmp_path_factory.mktemp("hostile")) as running:
-        yield running
 
 
 def post(servers, body: bytes | str, path: str = "/webhooks/rest/webhook") -> requests.Response:

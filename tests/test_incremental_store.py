@@ -21,13 +21,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from performance.incremental_store import IncrementalPrivateSQLTrackerStore
 from serving.tracker_store import PrivateSQLTrackerStore
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def rasa_domain() -> Domain:
-    return Domain.load(str(ROOT / "domain.yml"))
-
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:

@@ -12,9 +12,15 @@ from actions.medication import ActionAnswerMedication
 CONTENT = load_content()
 
 
-def run(make_tracker, dispatcher, domain, intent, **kwargs):
-    events = ActionAnswerMedication().run(dispatcher, make_tracker(intent, **kwargs), domain)
-    return events, dispatcher.messages
+@pytest.fixture
+def answer(make_tracker, dispatcher, domain):
+    """Runs the action on a fresh tracker for one message; returns its events and the messages sent."""
+
+    def run(intent, **kwargs):
+        events = ActionAnswerMedication().run(dispatcher, make_tracker(intent, **kwargs), domain)
+        return events, dispatcher.messages
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -30,8 +36,8 @@ def run(make_tracker, dispatcher, domain, intent, **kwargs):
         ("ask_med_helps", "buprenorphine", "helps", "buprenorphine"),
     ],
 )
-def test_answers_for_the_named_medication(make_tracker, dispatcher, domain, intent, entity, question, column):
-    events, messages = run(make_tracker, dispatcher, domain, intent, entities=[medication(entity)])
+def test_answers_for_the_named_medication(answer, domain, intent, entity, question, column):
+    events, messages = answer(intent, entities=[medication(entity)])
 
     expected = CONTENT.answers[question][column]
     values = {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
@@ -45,24 +51,21 @@ def test_answers_for_the_named_medication(make_tracker, dispatcher, domain, inte
     assert events == [SlotSet("medication", entity), SlotSet("med_question", question)]
 
 
-def test_unnamed_benzo_answer_names_the_medicine_and_the_sources(make_tracker, dispatcher, domain):
-    _, messages = run(make_tracker, dispatcher, domain, "ask_med_helps", entities=[medication("xanax")])
+def test_unnamed_benzo_answer_names_the_medicine_and_the_sources(answer):
+    _, messages = answer("ask_med_helps", entities=[medication("xanax")])
     text = messages[0]["text"]
     assert "Xanax (alprazolam)" in text
     assert "Valium" in text and "Klonopin" in text
 
 
-def test_follow_up_uses_the_medication_from_before(make_tracker, dispatcher, domain):
-    events, messages = run(make_tracker, dispatcher, domain, "ask_med_risks", slots={"medication": "valium"})
+def test_follow_up_uses_the_medication_from_before(answer):
+    events, messages = answer("ask_med_risks", slots={"medication": "valium"})
     assert "Does Valium Help With Opioid Withdrawal" in messages[0]["text"]
     assert events == [SlotSet("medication", "valium"), SlotSet("med_question", "risks")]
 
 
-def test_what_about_repeats_the_last_question_for_the_new_medication(make_tracker, dispatcher, domain):
-    events, messages = run(
-        make_tracker,
-        dispatcher,
-        domain,
+def test_what_about_repeats_the_last_question_for_the_new_medication(answer):
+    events, messages = answer(
         "ask_what_about",
         entities=[medication("klonopin")],
         slots={"medication": "valium", "med_question": "risks"},
@@ -71,24 +74,21 @@ def test_what_about_repeats_the_last_question_for_the_new_medication(make_tracke
     assert events == [SlotSet("medication", "klonopin"), SlotSet("med_question", "risks")]
 
 
-def test_what_about_without_an_earlier_question_answers_whether_it_helps(make_tracker, dispatcher, domain):
-    events, _ = run(make_tracker, dispatcher, domain, "ask_what_about", entities=[medication("klonopin")])
+def test_what_about_without_an_earlier_question_answers_whether_it_helps(answer):
+    events, _ = answer("ask_what_about", entities=[medication("klonopin")])
     assert events[-1] == SlotSet("med_question", "helps")
 
 
-def test_the_medicine_asked_about_wins_over_the_opioid_used(make_tracker, dispatcher, domain):
-    events, _ = run(
-        make_tracker,
-        dispatcher,
-        domain,
+def test_the_medicine_asked_about_wins_over_the_opioid_used(answer):
+    events, _ = answer(
         "ask_med_helps",
         entities=[medication("oxycodone"), medication("valium")],
     )
     assert events[0] == SlotSet("medication", "valium")
 
 
-def test_no_medication_asks_which_with_buttons(make_tracker, dispatcher, domain):
-    events, messages = run(make_tracker, dispatcher, domain, "ask_med_risks")
+def test_no_medication_asks_which_with_buttons(answer):
+    events, messages = answer("ask_med_risks")
     assert messages[0]["text"] == CONTENT.which_medication["text"]
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert payloads[0] == '/ask_med_risks{"medication":"valium"}'
@@ -96,8 +96,8 @@ def test_no_medication_asks_which_with_buttons(make_tracker, dispatcher, domain)
     assert events == [SlotSet("med_question", "risks")]
 
 
-def test_unknown_entity_value_is_ignored(make_tracker, dispatcher, domain):
-    _, messages = run(make_tracker, dispatcher, domain, "ask_med_helps", entities=[medication("aspirin")])
+def test_unknown_entity_value_is_ignored(answer):
+    _, messages = answer("ask_med_helps", entities=[medication("aspirin")])
     assert messages[0]["text"] == CONTENT.which_medication["text"]
 
 
@@ -125,9 +125,7 @@ def test_placeholders_fall_back_to_the_domain_when_slots_are_empty(make_tracker,
         ("does valium or klonopin help more", {"valium": "valium", "klonopin": "klonopin"}, "valium"),
     ],
 )
-def test_the_medication_asked_about_is_answered_not_the_one_taken(
-    make_tracker, dispatcher, domain, text, named, asked
-):
+def test_the_medication_asked_about_is_answered_not_the_one_taken(answer, text, named, asked):
     entities = [{**medication(value), "start": text.find(word)} for word, value in named.items()]
-    events, _ = run(make_tracker, dispatcher, domain, "ask_med_helps", entities=entities, text=text)
+    events, _ = answer("ask_med_helps", entities=entities, text=text)
     assert SlotSet("medication", asked) in events

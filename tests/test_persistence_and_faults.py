@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import requests
-from servers import MODEL, ROOT, free_port, running_servers
+from servers import ROOT, free_port, running_servers
 
 pytestmark = pytest.mark.server
 
@@ -29,12 +29,6 @@ def store_config(db) -> str:
 
 def texts(replies):
     return "\n".join(r.get("text") or "" for r in replies)
-
-
-@pytest.fixture(scope="module")
-def model():
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
 
 
 def stored_user_texts(db) -> list[str]:

@@ -22,7 +22,7 @@ import redis
 import requests
 import socketio
 from prod_stack import ProdStack
-from servers import MODEL, ROOT
+from servers import ROOT
 
 pytestmark = [pytest.mark.prod, pytest.mark.timeout(1200)]
 
@@ -87,9 +87,7 @@ class Ledger:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test-prod does)")
+def stack(model, tmp_path_factory):
     stack = ProdStack.create(tmp_path_factory.mktemp("prod") / "var")
     started = time.monotonic()
     try:

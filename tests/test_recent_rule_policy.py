@@ -12,7 +12,6 @@ from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     BotUttered,
@@ -29,11 +28,6 @@ from components.recent_rule_policy import RecentRulePolicy, RecentStates
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "assistant.tar.gz"
-
-
-@pytest.fixture(scope="module")
-def rasa_domain() -> Domain:
-    return Domain.load(str(ROOT / "domain.yml"))
 
 
 def start() -> list[Event]:
@@ -107,11 +101,9 @@ def test_anything_else_is_replayed_from_the_start(rasa_domain):
 
 
 @pytest.fixture(scope="module")
-def trained_policies(tmp_path_factory):
+def trained_policies(model, tmp_path_factory):
     """RulePolicy and RecentRulePolicy with the rules of the trained model."""
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
-    storage, metadata = LocalModelStorage.from_model_archive(tmp_path_factory.mktemp("model"), MODEL)
+    storage, metadata = LocalModelStorage.from_model_archive(tmp_path_factory.mktemp("model"), model)
     node = next(n for n in metadata.predict_schema.nodes.values() if issubclass(n.uses, RulePolicy))
     context = ExecutionContext(metadata.predict_schema, metadata.model_id)
     # As the graph runner does: the class defaults under the model's config.

@@ -9,15 +9,9 @@ import subprocess
 import jwt
 import pytest
 import requests
-from servers import MODEL, ROOT, running_servers
+from servers import ROOT, running_servers
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def model():
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
 
 
 def test_http_api_is_off_by_default(model, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 from playwright.sync_api import expect, sync_playwright
-from servers import MODEL, ROOT, SHIPPED_WORKERS, Servers, free_port, running_servers, shipped_storage
+from servers import ROOT, SHIPPED_WORKERS, Servers, free_port, running_servers, shipped_storage
 
 from scripts.build_widget_help import help_content, resource_values
 from scripts.serve_widget_demo import WIDGET_JS, DemoServer
@@ -77,9 +77,7 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[Site]:
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
+def site(model, tmp_path_factory) -> Iterator[Site]:
     if not WIDGET_JS.exists():
         pytest.fail(f"{WIDGET_JS} is missing: run `make widget` (make test does)")
     running = Site(tmp_path_factory.mktemp("widget"))
