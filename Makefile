@@ -74,7 +74,7 @@ shell: $(MODEL) ## Chat with the assistant in this terminal
 lint: $(INSTALLED) ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy actions components channels serving performance benchmarks scripts
+	$(BIN)/mypy actions components channels serving overrides benchmarks scripts
 
 validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
 	scripts/validate.sh
@@ -83,7 +83,7 @@ pytest: $(MODEL) $(WIDGET_JS) chromium ## Unit, data, NLU-quality, safety, end-t
 	$(BIN)/pytest
 
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
-	$(BIN)/rasa test core -m $(MODEL) --stories tests/test_stories.yml \
+	$(BIN)/python -m serving.launch test core -m $(MODEL) --stories tests/test_stories.yml \
 	  --fail-on-prediction-errors --out results/stories
 
 # Production profile (docs/deployment.md): Debian's PostgreSQL, Redis and nginx, two Rasa servers.

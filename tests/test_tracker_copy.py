@@ -22,7 +22,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
-from performance.tracker_copy import FastCopyTracker
+from overrides.tracker_copy import FastCopyTracker
 
 ROOT = Path(__file__).resolve().parent.parent
 
