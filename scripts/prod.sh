@@ -240,8 +240,9 @@ start_rasa() {
     read -r -a cors <<<"$PROD_WIDGET_ORIGIN"
     cors=(--cors "${cors[@]}")
   fi
-  # No --enable-api: the HTTP API (model upload, tracker edits) is not needed to chat.
-  launch "$name" "$BIN/rasa" run -m "$MODEL" -i 127.0.0.1 -p "$(port_of "$name")" \
+  # No --enable-api: the HTTP API (model upload, tracker edits) is not needed to chat. Started by
+  # the launcher `make run` uses (serving/launch.py): the same overrides, checked the same way.
+  launch "$name" "$BIN/python" -m serving.launch run -m "$MODEL" -i 127.0.0.1 -p "$(port_of "$name")" \
     --endpoints "$PROD_ENDPOINTS" --credentials "$PROD_CREDENTIALS" "${cors[@]}"
 }
 
