@@ -74,7 +74,7 @@ shell: $(MODEL) ## Chat with the assistant in this terminal
 lint: $(INSTALLED) ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy actions components channels serving performance benchmarks scripts
+	$(BIN)/mypy actions components channels serving overrides benchmarks scripts
 
 validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
 	scripts/validate.sh
@@ -83,11 +83,11 @@ pytest: $(MODEL) $(WIDGET_JS) chromium ## Unit, data, NLU-quality, safety, end-t
 	$(BIN)/pytest
 
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
-	$(BIN)/rasa test core -m $(MODEL) --stories tests/test_stories.yml \
+	$(BIN)/python -m serving.launch test core -m $(MODEL) --stories tests/test_stories.yml \
 	  --fail-on-prediction-errors --out results/stories
 
 # Production profile (docs/deployment.md): Debian's PostgreSQL, Redis and nginx, two Rasa servers.
-prod-up: $(MODEL) ## Start the production profile on loopback: nginx :8090, 2 Rasa servers, PostgreSQL, Redis
+prod-up: $(MODEL) $(WIDGET_JS) ## Start the production profile on loopback: nginx :8090, 2 Rasa servers, PostgreSQL, Redis
 	scripts/ensure_prod_packages.sh
 	scripts/prod.sh up
 
@@ -97,7 +97,7 @@ prod-down: ## Stop the production profile (conversations stay in var/prod)
 prod-status: ## What of the production profile runs
 	scripts/prod.sh status
 
-test-prod: $(MODEL) ## Production-profile tests: 50 concurrent conversations, failover, restart (minutes)
+test-prod: $(MODEL) $(WIDGET_JS) ## Production-profile tests: 50 concurrent conversations, failover, restart (minutes)
 	scripts/ensure_prod_packages.sh
 	$(BIN)/pytest -m prod -s tests/test_prod_profile.py
 

@@ -37,8 +37,7 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from performance import action_payload, action_validation
-from performance.tracker_copy import REWRITES_HISTORY
+from overrides.tracker_copy import REWRITES_HISTORY
 
 # Events after which `applied_events` is not "the applied events so far, plus this one".
 NOT_SIMPLY_APPENDED = REWRITES_HISTORY
@@ -191,11 +190,6 @@ class RecentRulePolicy(RulePolicy):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._recent = RecentStates()
-        # The policy is what every running model of this project loads: the one place to make
-        # Rasa check custom-action replies with a validator built once (same verdicts), and build
-        # action requests with only the recent events when endpoints.yml asks for it.
-        action_validation.install()
-        action_payload.install()
 
     def history_window(self) -> int:
         """States needed: the longest rule's, plus one to tell "longer than the rule" from "as long".

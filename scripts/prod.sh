@@ -6,6 +6,7 @@
 #   scripts/prod.sh down     stop everything; the conversations stay in PostgreSQL
 #   scripts/prod.sh status   what runs, with pids and ports
 #   scripts/prod.sh purge    down, then delete PROD_DIR with the database
+#   scripts/prod.sh rotate-logs   rotate log/*.log (daily from cron; nginx reopens its files)
 # PROD_DIR (default var/prod, gitignored) holds prod.env (ports, generated passwords), the configs
 # rendered from deploy/*.tmpl, logs, pid files and the data.
 set -euo pipefail
@@ -14,6 +15,7 @@ ROOT=$PWD
 PROD_DIR=$(realpath -m "${PROD_DIR:-var/prod}")
 BIN=$ROOT/.venv/bin
 MODEL=${MODEL:-$ROOT/models/assistant.tar.gz}
+WIDGET_JS=$ROOT/widget/dist/rasa-widget.js
 ENV_FILE=$PROD_DIR/prod.env
 RUN_DIR=$PROD_DIR/run
 LOG_DIR=$PROD_DIR/log
@@ -109,6 +111,9 @@ load_env() {
   done
   STATE_DIR=$(state_dir)
   export STATE_DIR LOG_DIR
+  # A prod.env written before these settings existed: the defaults of deploy/prod.env.example.
+  [ -n "${PROD_RATE_PER_CLIENT:-}" ] && [ -n "${PROD_RATE_BURST:-}" ] ||
+    eval "$(grep -E '^PROD_RATE_(PER_CLIENT|BURST)=' "$ROOT/deploy/prod.env.example" | sed 's/^/export /')"
 }
 
 port_of() {
@@ -240,15 +245,28 @@ start_rasa() {
     read -r -a cors <<<"$PROD_WIDGET_ORIGIN"
     cors=(--cors "${cors[@]}")
   fi
-  # No --enable-api: the HTTP API (model upload, tracker edits) is not needed to chat.
-  launch "$name" "$BIN/rasa" run -m "$MODEL" -i 127.0.0.1 -p "$(port_of "$name")" \
+  # No --enable-api: the HTTP API (model upload, tracker edits) is not needed to chat. Started by
+  # the launcher `make run` uses (serving/launch.py): the same overrides, checked the same way.
+  launch "$name" "$BIN/python" -m serving.launch run -m "$MODEL" -i 127.0.0.1 -p "$(port_of "$name")" \
     --endpoints "$PROD_ENDPOINTS" --credentials "$PROD_CREDENTIALS" "${cors[@]}"
+}
+
+# The widget under a name carrying its content's hash (nginx redirects /widget/rasa-widget.js to it).
+publish_widget() {
+  local hash
+  [ -f "$WIDGET_JS" ] || die "$WIDGET_JS is missing: run make widget"
+  hash=$(sha256sum "$WIDGET_JS" | cut -c1-16)
+  export WIDGET_FILE=rasa-widget.$hash.js
+  mkdir -p "$STATE_DIR/widget"
+  find "$STATE_DIR/widget" -name 'rasa-widget.*.js' ! -name "$WIDGET_FILE" -delete
+  install -m 644 "$WIDGET_JS" "$STATE_DIR/widget/$WIDGET_FILE"
 }
 
 start_nginx() {
   local nginx dir=$STATE_DIR/nginx
   nginx=$(command -v nginx || echo /usr/sbin/nginx)
   mkdir -p "$dir"
+  publish_widget
   render "$ROOT/deploy/nginx.conf.tmpl" "$CONF_DIR/nginx.conf"
   "$nginx" -t -q -c "$CONF_DIR/nginx.conf" -p "$dir/" -e "$LOG_DIR/nginx-error.log" ||
     die "nginx configuration rejected: $CONF_DIR/nginx.conf"
@@ -344,10 +362,33 @@ purge() {
   echo "Production profile deleted: $PROD_DIR"
 }
 
+# Rotates the logs in log/ (run it daily, e.g. from cron or a systemd timer): each <name>.log
+# becomes <name>.log.1, older ones <name>.log.2.gz ... up to LOG_KEEP (default 7) files. Every
+# service, nginx included, writes to its log in append mode, so the file is copied and emptied in
+# place and the writer goes on at its new end (a line written in the instant between the two can be
+# lost). nginx's own reopen on SIGUSR1 is not used: its workers, running as www-data, cannot reopen
+# a file in a log folder they cannot reach (a checkout under /root) and then keep writing to the
+# rotated file.
+rotate_logs() {
+  [ -f "$ENV_FILE" ] || return 0
+  load_env
+  local keep=${LOG_KEEP:-7} log n
+  for log in "$LOG_DIR"/*.log; do
+    [ -f "$log" ] || continue
+    rm -f "$log.$keep.gz"
+    for ((n = keep - 1; n >= 2; n--)); do
+      if [ -f "$log.$n.gz" ]; then mv "$log.$n.gz" "$log.$((n + 1)).gz"; fi
+    done
+    if [ -f "$log.1" ]; then gzip -c "$log.1" >"$log.2.gz" && rm -f "$log.1"; fi
+    cp -p "$log" "$log.1" && : >"$log"
+  done
+}
+
 case ${1:-} in
   up) up ;;
+  rotate-logs) rotate_logs ;;
   down) down && echo "Production profile stopped; the conversations stay in $PROD_DIR" ;;
   status) status ;;
   purge) purge ;;
-  *) die "usage: scripts/prod.sh up|down|status|purge" ;;
+  *) die "usage: scripts/prod.sh up|down|status|purge|rotate-logs" ;;
 esac

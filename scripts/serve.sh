@@ -32,13 +32,48 @@ if [ "${RASA_ENABLE_API:-false}" = "true" ]; then
   api_args=(--enable-api --jwt-secret "$RASA_JWT_SECRET" --jwt-method HS256)
 fi
 
+# Each server runs in a session of its own (setsid), so that stopping one stops everything it
+# started (Rasa's Sanic workers too); stop() signals those groups, then kills what is left.
 pids=()
+watcher=
 stop() {
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  trap - EXIT INT TERM HUP
+  local pid
+  [ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    running || break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop EXIT INT TERM
+running() { # any process (not a zombie) left in the servers' groups
+  ps -e -o pgid=,stat= | awk -v groups=" ${pids[*]} " \
+    'index(groups, " " $1 " ") && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+trap stop EXIT INT TERM HUP
+start() {
+  setsid "$@" &
+  pids+=($!)
+}
+
+# A supervisor or `timeout` signals make alone. GNU make passes SIGTERM on to this script, but on
+# SIGINT (which a terminal sends to every process of the group) it only waits for this script to
+# end. So watch make: when it is gone, or its SIGINT handler has run (the signal is then back to
+# its default in /proc/<pid>/status), stop as on Ctrl-C.
+watch_parent() {
+  local parent=$PPID started
+  started=$(sigint_caught "$parent") || return 0
+  while kill -0 "$parent" 2>/dev/null && [ "$(sigint_caught "$parent")" = "$started" ]; do sleep 0.5; done
+  kill -TERM $$ 2>/dev/null || true
+}
+sigint_caught() { # 1 if process $1 catches SIGINT (bit 2 of SigCgt), else 0
+  local mask
+  mask=$(awk '/^SigCgt:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$mask" ] || return 1
+  echo $(((16#$mask >> 1) & 1))
+}
 
 # Conversations are stored under var/ (endpoints.yml). Request bodies over 1 MB get 413 before
 # they are read; messages are then cut to the channel's limit (credentials.yml).
@@ -54,22 +89,23 @@ sed "s#localhost:5055/#localhost:$ACTIONS_PORT/#" endpoints.yml > var/endpoints.
 
 # The action server has no authentication: it listens on loopback only. rasa-sdk's own command is
 # what `rasa run actions` runs, without importing Rasa (40 MB of memory instead of 120).
-SANIC_HOST=127.0.0.1 "$BIN/python" -m rasa_sdk --port "$ACTIONS_PORT" --actions actions --quiet &
-pids+=($!)
+start env SANIC_HOST=127.0.0.1 "$BIN/python" -m rasa_sdk --port "$ACTIONS_PORT" --actions actions --quiet
 
+# Rasa always starts through the launcher (serving/launch.py): the project's overrides, checked
+# against the installed Rasa version, in every command (overrides/README.md).
 if [ "${1:-}" = "shell" ]; then
-  "$BIN/rasa" shell -m "$MODEL" --endpoints var/endpoints.yml --quiet
+  "$BIN/python" -m serving.launch shell -m "$MODEL" --endpoints var/endpoints.yml --quiet
   exit 0
 fi
+watch_parent &
+watcher=$!
 
 read -r -a cors_origins <<<"$WIDGET_ORIGIN"
-"$BIN/python" -m serving.launch run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" "${api_args[@]}" \
-  --endpoints var/endpoints.yml --credentials "$CREDENTIALS" --cors "${cors_origins[@]}" &
-pids+=($!)
+start "$BIN/python" -m serving.launch run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" "${api_args[@]}" \
+  --endpoints var/endpoints.yml --credentials "$CREDENTIALS" --cors "${cors_origins[@]}"
 
 url="http://localhost:$RASA_PORT"
-"$BIN/python" -m scripts.serve_widget_demo --host "$RASA_HOST" --port "$WIDGET_PORT" --rasa-url "$url" &
-pids+=($!)
+start "$BIN/python" -m scripts.serve_widget_demo --host "$RASA_HOST" --port "$WIDGET_PORT" --rasa-url "$url"
 for _ in $(seq 1 180); do
   if curl -fsS "$url/" >/dev/null 2>&1; then
     cat <<MSG

@@ -1,71 +1,28 @@
-"""`rasa <command> ...` with the memory of several Sanic workers shared as far as Python allows.
+"""Runs a `rasa` command with the project's overrides installed: the one way this project starts Rasa.
 
-With SANIC_WORKERS=N (and a lock store that several processes can share, endpoints.yml), Rasa's
-server forks N worker processes from a main process that has already imported Rasa, TensorFlow and
-the rest (about 530 MB). Forked pages stay shared until written, but Python's cyclic garbage
-collector writes into every object it examines, so each worker soon holds its own copy of nearly
-all of it. Moving every object that exists at the fork into the collector's permanent generation
-(`gc.freeze()`, the approach the CPython documentation gives for pre-fork servers) leaves those
-pages shared: measured with two workers, the servers' proportional memory (PSS) went from 1.44 GB
-to 1.19 GB.
-
-It also has the workers load the model one at a time (`load_in_turn`).
+`make run`, `make shell`, the production profile (scripts/prod.sh) and the benchmark all start Rasa
+through here, so development and production run the same code. Before anything of Rasa runs, the
+overrides (overrides/README.md) check the installed Rasa and Sanic versions: on any version but the
+pinned ones, start-up stops with a message naming each override that would break.
 
 Usage: the arguments of the `rasa` command, e.g. `python -m serving.launch run -m models/... `.
 """
 
 from __future__ import annotations
 
-import gc
+import logging
 import sys
-from typing import Any
 
-
-def freeze_before_forking() -> None:
-    import sanic.app
-
-    serve_multiple = sanic.app.serve_multiple
-
-    def freeze_then_fork(*args: Any, **kwargs: Any) -> Any:
-        gc.collect()
-        gc.freeze()
-        return serve_multiple(*args, **kwargs)
-
-    sanic.app.serve_multiple = freeze_then_fork
-
-
-def load_in_turn() -> None:
-    """Workers load the model one after the other, not all at once.
-
-    Loading holds extra memory for a while (the TensorFlow model, before the intent classifier lets
-    it go: components/fast_diet.py); loaded in turn, those moments do not add up, and the first
-    worker, with the cores to itself, answers sooner. A worker that waits longer than
-    LOAD_TURN_SECONDS loads anyway.
-    """
-    import multiprocessing
-
-    import rasa.core.run
-
-    turn = multiprocessing.get_context("fork").Lock()  # made before Sanic forks: shared by the workers
-    load = rasa.core.run.load_agent_on_start
-
-    async def load_agent_in_turn(*args: Any, **kwargs: Any) -> Any:
-        mine = turn.acquire(timeout=LOAD_TURN_SECONDS)
-        try:
-            return await load(*args, **kwargs)
-        finally:
-            if mine:
-                turn.release()
-
-    rasa.core.run.load_agent_on_start = load_agent_in_turn
-
-
-LOAD_TURN_SECONDS = 300
+import overrides
 
 
 def main() -> None:
-    freeze_before_forking()
-    load_in_turn()
+    try:
+        installed = overrides.install()
+    except (overrides.UnsupportedVersion, ValueError) as refusal:
+        print(f"serving.launch: not starting Rasa.\n{refusal}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logging.getLogger(__name__).debug("overrides: %s", installed)
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

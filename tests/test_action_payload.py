@@ -1,4 +1,4 @@
-"""What Rasa posts to the action server with `recent_user_turns` (performance/action_payload.py):
+"""What Rasa posts to the action server with `recent_user_turns` (overrides/action_payload.py):
 Rasa's own request, with only the recent events."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionSt
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from performance import action_payload
+from overrides import action_payload
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 
-from performance import action_validation
+from overrides import action_validation
 
 REPLIES = {
     "slot and message": {

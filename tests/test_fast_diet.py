@@ -34,6 +34,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.utils.tensorflow.constants import LABEL
 
 from components.fast_diet import FastDIETClassifier, sharing_model
 
@@ -366,3 +367,34 @@ def test_unsupported_configuration_falls_back_to_tensorflow(
 
     for text in ("is valium a benzo", "hello"):
         assert outputs(loaded, text) == outputs(as_plain_diet(loaded), text)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("breakage", ["layer attribute missing", "layer missing"])
+def test_any_structural_mismatch_falls_back_to_tensorflow(project, caplog, monkeypatch, breakage) -> None:
+    """A TF model laid out otherwise than Rasa 3.6.21 lays it out (what another Rasa version could do)
+    is served by TensorFlow with a warning, whatever error reading it raises."""
+    diet = project[1]
+    layers = diet.model._tf_layers
+    if breakage == "layer attribute missing":
+        monkeypatch.delattr(layers[f"embed.{TEXT}"], "_dense")
+    else:
+        monkeypatch.delitem(layers, f"loss.{LABEL}")
+    fast = sharing_model(FastDIETClassifier, diet)
+    with caplog.at_level(logging.WARNING, logger="components.fast_diet"):
+        assert not fast.uses_numpy_path
+    assert any("TensorFlow" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()  # the shared model as it was, for the TensorFlow reference
+    [message] = project[2](["is valium a benzo"])
+    [reference] = project[2](["is valium a benzo"])
+    fast.process([message])
+    as_plain_diet(diet).process([reference])
+    assert message.get(INTENT) == reference.get(INTENT)
+    assert message.get(INTENT_RANKING_KEY) == reference.get(INTENT_RANKING_KEY)
+
+
+@pytest.mark.model
+def test_switched_off_by_name_predicts_with_tensorflow(project, monkeypatch) -> None:
+    monkeypatch.setenv("RASA_OVERRIDES_DISABLE", "numpy_diet")
+    fast = sharing_model(FastDIETClassifier, project[1])
+    assert not fast.uses_numpy_path

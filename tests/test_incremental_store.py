@@ -18,7 +18,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from performance.incremental_store import IncrementalPrivateSQLTrackerStore
+from overrides.incremental_store import IncrementalPrivateSQLTrackerStore
 from serving.tracker_store import PrivateSQLTrackerStore
 
 
@@ -80,7 +80,7 @@ async def test_reads_only_new_rows_and_matches_rasa(rasa_domain, db, monkeypatch
     await same_as_rasa(fast, rasa_domain, db, "alice")
 
     parsed: list[int] = []
-    import performance.incremental_store as module
+    import overrides.incremental_store as module
 
     original = module.deserialise_events
     monkeypatch.setattr(module, "deserialise_events", lambda rows: parsed.append(len(rows)) or original(rows))

@@ -8,6 +8,7 @@ restart in the last one. Figures go to results/prod-profile.json (docs/deploymen
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import time
@@ -21,7 +22,7 @@ import pytest
 import redis
 import requests
 import socketio
-from prod_stack import ProdStack
+from prod_stack import ProdStack, client_from
 from servers import ROOT
 
 pytestmark = [pytest.mark.prod, pytest.mark.timeout(1200)]
@@ -183,6 +184,76 @@ def test_only_the_public_webhooks_are_exposed(stack):
     # which cuts it and answers.
     assert stack.say("too-big", "x" * 100_000).status_code == 413
     assert stack.say("long", "does valium help " * 1_500).status_code == 200
+
+
+def test_one_address_past_its_burst_gets_429_and_other_addresses_do_not(stack, ledger):
+    """nginx's limit_req per client address (deploy/nginx.conf.tmpl): a burst from one address is
+    answered up to the burst, the rest get 429 without reaching Rasa; another address is served."""
+    burst = int(stack.env["PROD_RATE_BURST"])
+    count = 3 * burst
+    log_start = stack.access_log_length()
+    with client_from("127.2.0.1") as client, ThreadPoolExecutor(max_workers=count) as pool:
+        statuses = list(
+            pool.map(lambda _: client.get(f"{stack.url}/health", timeout=30).status_code, range(count))
+        )
+    served, limited = statuses.count(200), statuses.count(429)
+    ledger.figures["rate_limit"] = {"burst": burst, "sent_at_once": count, "served": served, "429": limited}
+    assert served + limited == count, Counter(statuses)
+    # The burst and its first request are served; the rate adds one more every 1/rate seconds.
+    assert burst <= served <= burst + 6
+    assert limited >= count - burst - 6
+    # The refused ones never reached a Rasa server.
+    refused = [line for line in stack.access_log(log_start) if line.status == 429]
+    assert len(refused) == limited and all(line.upstream == "-" for line in refused)
+    with client_from("127.2.0.2") as other:
+        assert other.get(f"{stack.url}/health", timeout=30).status_code == 200
+    # A message from the limited address once its burst has drained: answered.
+    time.sleep(2 * burst / 5 + 1)
+    with client_from("127.2.0.1") as client:
+        response = client.post(
+            f"{stack.url}/webhooks/rest/webhook", json={"sender": "limited", "message": "hello"}, timeout=60
+        )
+    assert response.status_code == 200
+
+
+def test_the_widget_is_served_at_the_documented_url_under_a_content_hash(stack):
+    """/widget/rasa-widget.js (README) redirects, uncached, to a file named after its content's hash
+    and cached for good: new help numbers make a new name, so no cache keeps the old ones."""
+    built = (ROOT / "widget" / "dist" / "rasa-widget.js").read_bytes()
+    name = f"rasa-widget.{hashlib.sha256(built).hexdigest()[:16]}.js"
+    redirect = requests.get(f"{stack.url}/widget/rasa-widget.js", allow_redirects=False, timeout=10)
+    assert redirect.status_code == 302
+    assert redirect.headers["Location"] == f"/widget/{name}"
+    assert redirect.headers["Cache-Control"] == "no-cache"
+    served = requests.get(f"{stack.url}/widget/rasa-widget.js", timeout=10)
+    assert served.status_code == 200 and served.content == built
+    assert served.headers["Content-Type"] == "application/javascript"
+    assert "immutable" in served.headers["Cache-Control"]
+    # The help lines (numbers from the resource slots in domain.yml) are in the file that is served.
+    help_panel = json.loads((ROOT / "widget" / "build" / "help.json").read_text(encoding="utf-8"))
+    assert all(json.dumps(line).encode() in served.content for line in help_panel["lines"])
+    # Only the current file exists under /widget/.
+    assert requests.get(f"{stack.url}/widget/rasa-widget.0000000000000000.js", timeout=10).status_code == 404
+
+
+def test_logs_rotate_and_every_service_writes_on(stack):
+    """scripts/prod.sh rotate-logs: each log is copied to .1 (older ones compressed) and emptied in
+    place, and every service keeps logging into it."""
+    logs = stack.prod_dir / "log"
+    before = {path.name: path.stat().st_size for path in logs.glob("*.log")}
+    assert {"nginx-access.log", "rasa1.log"} <= before.keys()
+    for _ in range(2):  # twice: the first .1 becomes .2.gz
+        stack.run("rotate-logs")
+    assert (logs / "nginx-access.log.1").exists() and (logs / "nginx-access.log.2.gz").exists()
+    assert (logs / "rasa1.log.2.gz").exists()
+    assert stack.say("after-rotation", "hello").status_code == 200
+    # nginx writes the line once the reply has gone out: give it a moment.
+    deadline = time.monotonic() + 10
+    while not any(line.path == "/webhooks/rest/webhook" for line in stack.access_log()):
+        assert time.monotonic() < deadline, "nothing logged after the rotation"
+        time.sleep(0.2)
+    assert (logs / "nginx-access.log").stat().st_size > 0
+    assert "after-rotation" not in (logs / "nginx-access.log.1").read_text()
 
 
 def test_fifty_concurrent_conversations_get_their_own_replies(stack, ledger, answers):

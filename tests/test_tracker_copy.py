@@ -20,7 +20,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
-from performance.tracker_copy import FastCopyTracker
+from overrides.tracker_copy import FastCopyTracker
 
 
 def conversation() -> list[Event]:

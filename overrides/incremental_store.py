@@ -31,7 +31,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from performance.tracker_copy import FastCopyTracker
+import overrides
+from overrides.tracker_copy import FastCopyTracker
 from serving.tracker_store import PrivateSQLTrackerStore, WrittenRow
 
 DEFAULT_CACHED_CONVERSATIONS = 1000
@@ -75,6 +76,8 @@ class KeptSession:
 
     def tracker_for(self, sender_id: str, domain: Domain) -> DialogueStateTracker:
         """A tracker of these events: a copy of the kept one (built by replaying them, once)."""
+        if not overrides.enabled("tracker_copy"):
+            return DialogueStateTracker.from_events(sender_id, list(self.events), domain.slots)
         if self.tracker is None or self.domain is not domain:
             self.tracker = FastCopyTracker.from_events(sender_id, list(self.events), domain.slots)
             self.domain = domain
@@ -87,7 +90,9 @@ class IncrementalReads(SQLTrackerStore):
     engine: sa.engine.Engine
 
     def __init__(self, *args: Any, cached_conversations: int = DEFAULT_CACHED_CONVERSATIONS, **kwargs: Any):
-        self.cached_conversations = int(cached_conversations)
+        overrides.require("incremental_store")  # loaded by Rasa from endpoints.yml, launcher or not
+        # Switched off: every read and save is SQLTrackerStore's (nothing kept).
+        self.cached_conversations = int(cached_conversations) if overrides.enabled("incremental_store") else 0
         self._kept: OrderedDict[str, KeptSession] = OrderedDict()
         # Per conversation being saved: the kept session its tracker's stored events are.
         self._saving_onto: dict[str, KeptSession] = {}

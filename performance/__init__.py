@@ -1,1 +1,0 @@
-"""Speed-ups that keep the answers the same: an incremental tracker-store read (docs/performance.md)."""
