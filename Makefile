@@ -21,7 +21,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 .PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate audit purge clean
 .PHONY: widget widget-test chromium
 .PHONY: prod-up prod-down prod-status test-prod
-.PHONY: bench bench-profile
+.PHONY: bench bench-ablation bench-profile
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -109,6 +109,10 @@ evaluate: $(MODEL) ## Held-out NLU report: accuracy, macro-F1, worst intents, co
 # Trains the project and a stock-config baseline once each (cached in build/bench/), then loads both.
 bench: $(SPACY_MODEL) ## Load test vs a stock Rasa baseline: table, results/bench/bench.{json,png} (docs/performance.md)
 	$(BIN)/python -m benchmarks
+
+# The baseline once, then the project once per override with only that one off (and all on, twice).
+bench-ablation: $(SPACY_MODEL) ## Each override off in turn: what it buys vs all on; results/bench/ablation.{json,md} (BENCH_SCALE=0.1: smoke)
+	$(BIN)/python -m benchmarks --ablation
 
 bench-profile: $(MODEL) ## py-spy flame graphs of the per-message path at message 300 (results/bench/)
 	$(BIN)/python -m benchmarks.profile

@@ -1,6 +1,12 @@
 """`make bench`: the project's assistant against a stock Rasa baseline, same data, same load, interleaved.
 
-.venv/bin/python -m benchmarks [--seconds 12] [--rounds 2] [--long 400]
+.venv/bin/python -m benchmarks [--seconds 12] [--rounds 2] [--long 400] [--scale 1]
+.venv/bin/python -m benchmarks --ablation [--dry-run] [--no-again] [--scale 1]
+
+--ablation (`make bench-ablation`): the baseline once, then the project once per row, each alone on
+the machine: all overrides on, each override switched off in turn (RASA_OVERRIDES_DISABLE=<name>),
+all on again; a table of the targets' change vs 'all on' and a verdict per override
+(benchmarks/ablation.py). --scale (or BENCH_SCALE) multiplies the run lengths: 0.1 for a smoke run.
 """
 
 from __future__ import annotations
@@ -10,12 +16,14 @@ import asyncio
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from benchmarks import load, report, train
+import overrides
+from benchmarks import ablation, load, report, train
 from benchmarks.servers import BIN, Assistant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,65 +66,116 @@ def summarise(samples: list[load.Sample], seconds: float) -> dict[str, float]:
     }
 
 
-def main() -> None:
+ENDPOINTS = {"project": ROOT / "endpoints.yml", "baseline": HERE / "baseline_endpoints.yml"}
+CREDENTIALS = {"project": ROOT / "credentials.yml", "baseline": HERE / "baseline_credentials.yml"}
+# As `make run` starts them: the project through its launcher with scripts/serve.sh's number of
+# workers and rasa-sdk's own action server command; the baseline as `rasa run` (one worker: its
+# in-memory lock store allows no more) and `rasa run actions`.
+COMMANDS = {"project": [str(BIN / "python"), "-m", "serving.launch"], "baseline": [str(BIN / "rasa")]}
+ACTION_COMMANDS = {
+    "project": [str(BIN / "python"), "-m", "rasa_sdk"],
+    "baseline": [str(BIN / "rasa"), "run", "actions"],
+}
+# Each side's config and the function listing the other files its model depends on.
+MODEL_INPUTS: dict[str, tuple[Path, Callable[[], list[Path]]]] = {
+    "project": (ROOT / "config.yml", train.project_extra_inputs),
+    "baseline": (HERE / "baseline_config.yml", list),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--seconds", type=float, default=12, help="length of one closed-loop run")
     parser.add_argument("--rounds", type=int, default=2, help="A/B rounds per concurrency level")
     parser.add_argument("--long", type=int, default=400, help="messages in the long conversation")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=os.environ.get("BENCH_SCALE") or "1",  # a string default goes through `type` too
+        help="multiplies --seconds, --rounds and --long (default: BENCH_SCALE, else 1; 0.1 for a smoke run)",
+    )
+    parser.add_argument(
+        "--ablation", action="store_true", help="each override off in turn (make bench-ablation)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="with --ablation: print the rows, start nothing"
+    )
+    parser.add_argument("--no-again", action="store_true", help="with --ablation: no second 'all on' row")
+    args = parser.parse_args(argv)
+    if args.scale <= 0:
+        parser.error("--scale (BENCH_SCALE) must be above 0")
+    if (args.dry_run or args.no_again) and not args.ablation:
+        parser.error("--dry-run and --no-again go with --ablation")
+    args.seconds *= args.scale
+    args.rounds = max(1, round(args.rounds * args.scale))
+    args.long = max(2, round(args.long * args.scale))
+    return args
 
-    script = yaml.safe_load((HERE / "messages.yml").read_text(encoding="utf-8"))["script"]
-    env = server_env()
-    began = time.monotonic()
+
+def trained_models(env: dict[str, str]) -> dict[str, dict]:
     print("Models:")
-    models = {
-        "project": train.trained_model(
-            "project", ROOT / "config.yml", train.project_extra_inputs(), CACHE, env
-        ),
-        "baseline": train.trained_model("baseline", HERE / "baseline_config.yml", [], CACHE, env),
+    return {
+        side: train.trained_model(side, config, extra(), CACHE, env)
+        for side, (config, extra) in MODEL_INPUTS.items()
     }
-    endpoints = {"project": ROOT / "endpoints.yml", "baseline": HERE / "baseline_endpoints.yml"}
-    credentials = {"project": ROOT / "credentials.yml", "baseline": HERE / "baseline_credentials.yml"}
 
-    # As `make run` starts them: the project through its launcher with scripts/serve.sh's number of
-    # workers and rasa-sdk's own action server command; the baseline as `rasa run` (one worker: its
-    # in-memory lock store allows no more) and `rasa run actions`.
-    commands = {"project": [str(BIN / "python"), "-m", "serving.launch"], "baseline": [str(BIN / "rasa")]}
-    action_commands = {
-        "project": [str(BIN / "python"), "-m", "rasa_sdk"],
-        "baseline": [str(BIN / "rasa"), "run", "actions"],
-    }
-    envs = {"project": {**env, "SANIC_WORKERS": str(project_workers())}, "baseline": env}
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        assistants = {
-            side: Assistant(
-                side, models[side]["model"], endpoints[side], credentials[side], envs[side], Path(tmp),
-                rasa=commands[side], actions=action_commands[side],
-            )
-            for side in report.SIDES
-        }  # fmt: skip
-        try:
-            results, series = run_load(assistants, script, args)
-        finally:
-            for assistant in assistants.values():
-                assistant.stop()
-        for side, assistant in assistants.items():
-            results[side]["peak_rss_mb"] = assistant.peak_rss / 2**20
-            results[side]["peak_pss_mb"] = assistant.peak_pss / 2**20
-            results[side]["startup_seconds"] = assistant.startup_seconds
-            results[side]["train_seconds"] = models[side]["train_seconds"]
-            for count in ("errors", "empty"):
-                results[side][count] = (
-                    sum(results[side][k][count] for k in results[side] if k.startswith("users_"))
-                    + results[side]["long"][count]
-                )
 
-    results["settings"] = {
+def assistant(side: str, model: Path, env: dict[str, str], workdir: Path) -> Assistant:
+    workdir.mkdir(parents=True, exist_ok=True)
+    return Assistant(
+        side, model, ENDPOINTS[side], CREDENTIALS[side], env, workdir,
+        rasa=COMMANDS[side], actions=ACTION_COMMANDS[side],
+    )  # fmt: skip
+
+
+def side_envs(env: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {"project": {**env, "SANIC_WORKERS": str(project_workers())}, "baseline": env}
+
+
+def add_server_measures(result: dict[str, Any], assistant: Assistant, train_seconds: float) -> None:
+    """Memory, start-up and training time of one side, and its errors summed over all its runs."""
+    result["peak_rss_mb"] = assistant.peak_rss / 2**20
+    result["peak_pss_mb"] = assistant.peak_pss / 2**20
+    result["startup_seconds"] = assistant.startup_seconds
+    result["train_seconds"] = train_seconds
+    for count in ("errors", "empty"):
+        result[count] = (
+            sum(result[k][count] for k in result if k.startswith("users_")) + result["long"][count]
+        )
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
         **vars(args),
         "cpus": os.cpu_count(),
         "project_workers": project_workers(),
         "load_avg_after": os.getloadavg(),
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.ablation:
+        run_ablation(args)
+        return
+    script = yaml.safe_load((HERE / "messages.yml").read_text(encoding="utf-8"))["script"]
+    env = server_env()
+    began = time.monotonic()
+    models = trained_models(env)
+    envs = side_envs(env)
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        assistants = {
+            side: assistant(side, models[side]["model"], envs[side], Path(tmp)) for side in report.SIDES
+        }
+        try:
+            results, series = run_load(assistants, script, args)
+        finally:
+            for running in assistants.values():
+                running.stop()
+        for side, running in assistants.items():
+            add_server_measures(results[side], running, models[side]["train_seconds"])
+
+    results["settings"] = settings(args)
     print()
     print(report.table(results))
     json_path, png_path = report.write(results, series, RESULTS)
@@ -124,6 +183,72 @@ def main() -> None:
         f"\nWrote {json_path.relative_to(ROOT)} and {png_path.relative_to(ROOT)} "
         f"in {time.monotonic() - began:.0f} s"
     )
+
+
+def run_ablation(args: argparse.Namespace) -> None:
+    rows = ablation.plan(list(overrides.OVERRIDES), again=not args.no_again)
+    env = server_env()
+    # Each row sets it; an inherited one would skew them all.
+    if env.pop(overrides.DISABLE_VARIABLE, ""):
+        print(f"Ignoring the inherited {overrides.DISABLE_VARIABLE}: each row sets its own.")
+    envs = side_envs(env)
+    workers = envs["project"]["SANIC_WORKERS"]
+    print(
+        f"Ablation: {args.seconds:g} s per run, {args.rounds} round(s), {args.long}-message conversation "
+        f"(scale {args.scale:g}); the baseline once, then {len(rows)} rows, each started alone:"
+    )
+    for row in rows:
+        print(f"  {row.label:24} {overrides.DISABLE_VARIABLE}={row.disabled!r} SANIC_WORKERS={workers}")
+    if args.dry_run:
+        for side, (config, extra) in MODEL_INPUTS.items():
+            cached = train.is_cached(side, config, extra(), CACHE)
+            print(
+                f"  {side} model: {'cached' if cached else 'not cached: trained first'} in build/bench/{side}"
+            )
+        return
+
+    script = yaml.safe_load((HERE / "messages.yml").read_text(encoding="utf-8"))["script"]
+    began = time.monotonic()
+    models = trained_models(env)
+    with tempfile.TemporaryDirectory(prefix="bench-ablation-") as tmp:
+        print("Baseline:")
+        baseline = measure_alone(
+            "baseline", models["baseline"], envs["baseline"], Path(tmp) / "baseline", script, args
+        )
+        measured: list[tuple[ablation.Row, dict[str, Any] | None, str]] = []
+        for number, row in enumerate(rows):
+            print(f"Row {row.label} ({overrides.DISABLE_VARIABLE}={row.disabled!r}):")
+            try:
+                results = measure_alone(
+                    "project", models["project"], {**envs["project"], **row.env()},
+                    Path(tmp) / f"row{number}", script, args,
+                )  # fmt: skip
+                measured.append((row, results, ""))
+            except Exception as error:  # one row that fails to start does not lose the others
+                print(f"  FAILED: {error}", flush=True)
+                measured.append((row, None, str(error)))
+
+    analysis = ablation.analyse(baseline, measured)
+    print()
+    print(ablation.text(analysis, baseline, measured))
+    json_path, md_path = ablation.write(analysis, baseline, measured, settings(args), RESULTS)
+    print(
+        f"\nWrote {json_path.relative_to(ROOT)} and {md_path.relative_to(ROOT)} "
+        f"in {time.monotonic() - began:.0f} s"
+    )
+
+
+def measure_alone(
+    side: str, model: dict, env: dict[str, str], workdir: Path, script: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """`make bench`'s load on one assistant with the machine to itself; its results as one side's."""
+    running = assistant(side, model["model"], env, workdir)
+    try:
+        results, _ = run_load({side: running}, script, args)
+    finally:
+        running.stop()
+    add_server_measures(results[side], running, model["train_seconds"])
+    return dict(results[side])
 
 
 def run_load(

@@ -35,11 +35,10 @@ def trained_model(
     model = folder / f"{name}.tar.gz"
     print_name = f"{name} ({config.relative_to(ROOT)})"
     key = fingerprint(inputs(config, extra_inputs))
-    if meta_file.exists() and model.exists():
+    if is_cached(name, config, extra_inputs, cache):
         meta = json.loads(meta_file.read_text())
-        if meta.get("fingerprint") == key:
-            print(f"  {print_name}: cached, trained in {meta['train_seconds']:.0f} s")
-            return {"model": model, "train_seconds": meta["train_seconds"]}
+        print(f"  {print_name}: cached, trained in {meta['train_seconds']:.0f} s")
+        return {"model": model, "train_seconds": meta["train_seconds"]}
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     # Auto-configuration writes the defaults it chose back into the config file: train from a copy.
@@ -71,6 +70,16 @@ def trained_model(
     meta_file.write_text(json.dumps({"fingerprint": key, "train_seconds": seconds}))
     print(f"  {print_name}: trained in {seconds:.0f} s")
     return {"model": model, "train_seconds": seconds}
+
+
+def is_cached(name: str, config: Path, extra_inputs: list[Path], cache: Path) -> bool:
+    """Whether `trained_model` would find the model for these inputs in `cache` (and not train)."""
+    meta_file, model = cache / name / "meta.json", cache / name / f"{name}.tar.gz"
+    if not (meta_file.exists() and model.exists()):
+        return False
+    return bool(
+        json.loads(meta_file.read_text()).get("fingerprint") == fingerprint(inputs(config, extra_inputs))
+    )
 
 
 def project_extra_inputs() -> list[Path]:
