@@ -111,6 +111,8 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "what do i do if someone is not breathing",
     "my cousin is gasping for air",
     "his eyes are rolled back and he is grey",
+    "i'm going to take every pill i have left",
+    "no one would even notice if i was gone",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -125,6 +127,8 @@ OVERDOSE_LOOK_ALIKES = [
     "is it true you can od just by touching fentanyl",
     "i had a seizure once coming off xanax years ago",
     "i used to want to die when i was using, now i'm better",
+    "should i take my pills every night",
+    "what does a heroin overdose look like",
 ]
 
 
