@@ -24,7 +24,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 .PHONY: bench bench-ablation bench-profile
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
 
 $(INSTALLED): requirements.lock
 	@test -x $(BIN)/python || "$$(scripts/find_python.sh)" -m venv $(VENV)
@@ -103,8 +103,8 @@ test-prod: $(MODEL) $(WIDGET_JS) ## Production-profile tests: 50 concurrent conv
 
 test: lint validate widget-test pytest test-stories ## Everything: lint, validate, widget unit tests, pytest, conversation tests
 
-evaluate: $(MODEL) ## Held-out NLU report: accuracy, macro-F1, worst intents, confusions, safety
-	$(BIN)/python -m scripts.evaluate --model $(MODEL)
+evaluate: $(MODEL) ## Held-out report per set: answered right, did-you-mean, wrong, crisis recall (ARGS=--misses)
+	$(BIN)/python -m scripts.evaluate --model $(MODEL) $(ARGS)
 
 # Trains the project and a stock-config baseline once each (cached in build/bench/), then loads both.
 bench: $(SPACY_MODEL) ## Load test vs a stock Rasa baseline: table, results/bench/bench.{json,png} (docs/performance.md)
