@@ -31,9 +31,10 @@ def verdict(reply: dict) -> str:
 
 @pytest.fixture
 def rasas_own():
+    # Leaves Rasa as it found it: stock, so that later tests see stock Rasa too.
     action_validation.uninstall()
     yield
-    action_validation.install()
+    action_validation.uninstall()
 
 
 @pytest.mark.parametrize("name", list(REPLIES))
@@ -48,7 +49,7 @@ def test_same_verdict_and_message_as_rasa(name, rasas_own):
     assert expected.startswith("valid") == (name in {"slot and message", "nothing"})
 
 
-def test_the_schema_is_checked_once(monkeypatch):
+def test_the_schema_is_checked_once(monkeypatch, rasas_own):
     action_validation.install()
     action_validation.reply_validator()
     monkeypatch.setattr(RemoteAction, "action_response_format_spec", lambda: pytest.fail("schema rebuilt"))

@@ -75,6 +75,7 @@ def test_an_unknown_name_in_the_switch_stops_start_up() -> None:
 
 
 def test_install_patches_each_enabled_override_and_uninstall_restores(monkeypatch) -> None:
+    overrides.uninstall()  # whatever an earlier test left installed
     stock = (RemoteAction._validate_action_result, RemoteAction._action_call_format, sanic.app.serve_multiple)
     monkeypatch.setenv("RASA_OVERRIDES_DISABLE", "action_payload")
     try:
