@@ -9,11 +9,13 @@ past that wrapper to our channels, which answer with a clear 503.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy.exc
 from rasa.core.tracker_store import SQLTrackerStore
@@ -25,6 +27,12 @@ from serving.redaction import redact_user_event
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 30
+# SQLite lets one process write at a time: with several Rasa workers a write can find the file
+# locked for a moment. Such an error is retried a few times (0.05 s, doubling) before the message is
+# refused as "storage unavailable".
+BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+BUSY_RETRIES = 5
+T = TypeVar("T")
 
 
 class WrittenRow(NamedTuple):
@@ -47,41 +55,49 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        try:
-            return await super().retrieve(sender_id)
-        except sqlalchemy.exc.SQLAlchemyError as error:
-            raise self._unavailable("read", error) from error
+        return await self._retrying("read", lambda: super(PrivateSQLTrackerStore, self).retrieve(sender_id))
 
     async def retrieve_full_tracker(self, sender_id: str) -> DialogueStateTracker | None:
-        try:
-            return await super().retrieve_full_tracker(sender_id)
-        except sqlalchemy.exc.SQLAlchemyError as error:
-            raise self._unavailable("read", error) from error
+        return await self._retrying(
+            "read", lambda: super(PrivateSQLTrackerStore, self).retrieve_full_tracker(sender_id)
+        )
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """As SQLTrackerStore.save, but user text is redacted before it reaches the database."""
-        try:
-            with self.session_scope() as session:
-                rows = []
-                for event in self._additional_events(session, tracker):
-                    data = redact_user_event(event.as_dict())
-                    rows.append(
-                        self.SQLEvent(
-                            sender_id=tracker.sender_id,
-                            type_name=event.type_name,
-                            timestamp=data.get("timestamp"),
-                            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                            action_name=data.get("name"),
-                            data=json.dumps(data),
-                        )
-                    )
-                session.add_all(rows)
-                session.flush()  # assigns the rows' ids
-                written = [WrittenRow(r.id, r.type_name, r.timestamp, r.data) for r in rows]
-                session.commit()
-        except sqlalchemy.exc.SQLAlchemyError as error:
-            raise self._unavailable("write", error) from error
+        written = await self._retrying("write", lambda: self._write(tracker))
         self._rows_written(tracker.sender_id, written)
+
+    async def _write(self, tracker: DialogueStateTracker) -> list[WrittenRow]:
+        with self.session_scope() as session:
+            rows = []
+            for event in self._additional_events(session, tracker):
+                data = redact_user_event(event.as_dict())
+                rows.append(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.add_all(rows)
+            session.flush()  # assigns the rows' ids
+            written = [WrittenRow(r.id, r.type_name, r.timestamp, r.data) for r in rows]
+            session.commit()
+        return written
+
+    async def _retrying(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(BUSY_RETRIES):
+            try:
+                return await operation()
+            except sqlalchemy.exc.SQLAlchemyError as error:
+                if attempt + 1 < BUSY_RETRIES and is_busy(error):
+                    await asyncio.sleep(0.05 * 2**attempt)
+                    continue
+                raise self._unavailable(what, error) from error
+        raise AssertionError("unreachable")
 
     def _rows_written(self, sender_id: str, rows: list[WrittenRow]) -> None:
         """Called after `save` committed these rows (for subclasses that keep what they read)."""
@@ -102,5 +118,13 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     @staticmethod
     def _unavailable(what: str, error: Exception) -> ConversationStoreUnavailable:
         # The error class only: its text can contain the SQL and the message being stored.
-        logger.error("Conversation database unavailable (%s failed: %s).", what, type(error).__name__)
+        busy = " (still locked after retries)" if is_busy(error) else ""
+        logger.error("Conversation database unavailable (%s failed: %s%s).", what, type(error).__name__, busy)
         return ConversationStoreUnavailable(f"conversation database unavailable ({what})")
+
+
+def is_busy(error: Exception) -> bool:
+    """A SQLite 'locked' or 'busy' error: another process is writing; trying again may succeed."""
+    return isinstance(error, sqlalchemy.exc.OperationalError) and any(
+        text in str(error.orig) for text in BUSY_MESSAGES
+    )
