@@ -195,14 +195,25 @@ class Conversation:
         self.medication: str | None = None
         self.question: str | None = None
 
+    def hear(self, entities: list[dict[str, Any]]) -> None:
+        """Rasa's action_extract_slots, after every message whatever its intent (even a fallback):
+        the `medication` slot (a from_entity text slot, domain.yml) takes the last medication named.
+        So "my friend gave him klonopin, is that ok" followed by "what are the risks of it" is about
+        Klonopin although the first answer was not a medication answer."""
+        named = [e["value"] for e in entities if e.get("entity") == "medication" and e.get("value")]
+        if named:
+            self.medication = named[-1]
+
     def answer(self, intent: str, entities: list[dict[str, Any]]) -> tuple[str, str | None]:
         """The answer a person gets: the intent, and for medication questions the medication it is
-        about (as actions/medication.py picks it). Updates the remembered slots as the action does."""
+        about (as actions/medication.py picks it). Updates the remembered slots as Rasa and the action
+        do."""
         from rasa_sdk import Tracker
 
         from actions.content import load_content
         from actions.medication import INTENT_QUESTIONS, pick_medication
 
+        self.hear(entities)
         if intent not in INTENT_QUESTIONS and intent != "ask_what_about":
             return intent, None
         tracker = Tracker(
@@ -250,7 +261,11 @@ async def answer_report(agent: Any, name: str, turns: list[Turn]) -> SetReport:
         entities = [
             {**e, "value": _canonical(e.get("value"), catalogue)} for e in parsed.get("entities") or []
         ]
-        got = predicted_chat.answer(intent, entities) if intent != FALLBACK else (FALLBACK, None)
+        if intent == FALLBACK:
+            predicted_chat.hear(entities)
+            got: tuple[str, str | None] = (FALLBACK, None)
+        else:
+            got = predicted_chat.answer(intent, entities)
         report.total += 1
         if got == want:
             report.correct += 1
