@@ -113,6 +113,8 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "his eyes are rolled back and he is grey",
     "i'm going to take every pill i have left",
     "no one would even notice if i was gone",
+    "i dont want to go on anymore",
+    "i don't want to be here anymore, i'm going to take all my pills",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -129,6 +131,9 @@ OVERDOSE_LOOK_ALIKES = [
     "i used to want to die when i was using, now i'm better",
     "should i take my pills every night",
     "what does a heroin overdose look like",
+    "i don't want to go to a clinic, what else is there",
+    "dont wanna go see a doctor about my kpins, is that bad",
+    "my son doesnt want to go into rehab, what are his options",
 ]
 
 
