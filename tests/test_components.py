@@ -13,6 +13,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from components.medication_extractor import MedicationEntityExtractor
 from components.safety_net import SafetyNet, load_patterns, load_together
+from components.second_opinion import SecondOpinionClassifier, blend
 from scripts.build_spacy_model import build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +115,8 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "i'm going to take every pill i have left",
     "no one would even notice if i was gone",
     "i dont want to go on anymore",
+    "he keeps stopping breathing for a few seconds",
+    "my girlfriend quits breathing every little while after her pills",
     "i don't want to be here anymore, i'm going to take all my pills",
 ]
 OVERDOSE_LOOK_ALIKES = [
@@ -134,6 +137,7 @@ OVERDOSE_LOOK_ALIKES = [
     "i don't want to go to a clinic, what else is there",
     "dont wanna go see a doctor about my kpins, is that bad",
     "my son doesnt want to go into rehab, what are his options",
+    "what do i do if my roommate ever stops breathing after using",
 ]
 
 
@@ -223,3 +227,87 @@ def test_a_veto_elsewhere_does_not_cancel_a_crisis_pattern(spacy_model, safety_n
     msg = message("back when i was using it was bad, now my friend is not breathing", spacy_model)
     safety_net.process([msg], spacy_model)
     assert msg.get(INTENT)["name"] == "crisis"
+
+
+# ------------------------------------------------------------------ second opinion (issue 9)
+def featurized(text: str, vector: list[float], intent: str | None = None) -> Message:
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE
+    from rasa.shared.nlu.training_data.features import Features
+    from scipy.sparse import csr_matrix
+
+    data = {TEXT: text, **({INTENT: intent} if intent else {})}
+    features = [Features(csr_matrix([vector]), FEATURE_TYPE_SENTENCE, TEXT, "test")]
+    return Message(data=data, features=features)
+
+
+@pytest.fixture(scope="module")
+def second_opinion(tmp_path_factory) -> SecondOpinionClassifier:
+    """Trained on three toy intents (feature 0: greet, 1: ask_med_helps, 2: crisis), then loaded."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    storage = LocalModelStorage(tmp_path_factory.mktemp("second_opinion"))
+    resource = Resource("second_opinion")
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = SecondOpinionClassifier.get_default_config()
+    examples = [
+        featurized(f"{intent} {i}", [float(k == j) + 0.1 * i for k in range(3)], intent)
+        for j, intent in enumerate(["greet", "ask_med_helps", "crisis"])
+        for i in range(4)
+    ]
+    SecondOpinionClassifier.create(config, storage, resource, context).train(TrainingData(examples))
+    return SecondOpinionClassifier.load(config, storage, resource, context)
+
+
+def with_ranking(msg: Message, ranking: list[tuple[str, float]]) -> Message:
+    msg.set(INTENT, {"name": ranking[0][0], "confidence": ranking[0][1]})
+    msg.set(INTENT_RANKING_KEY, [{"name": n, "confidence": c} for n, c in ranking])
+    return msg
+
+
+def test_blend_is_the_weighted_mean_ranked():
+    ranked = blend({"a": 0.7, "b": 0.3}, {"b": 0.6, "c": 0.4}, 0.5)
+    assert [label for label, _ in ranked] == ["b", "a", "c"]
+    assert [score for _, score in ranked] == pytest.approx([0.45, 0.35, 0.2])
+    assert blend({"a": 1.0}, {"b": 1.0}, 0.75)[0] == ("a", 0.75)
+
+
+def test_a_disagreeing_second_opinion_lowers_the_top_confidence(second_opinion):
+    msg = with_ranking(featurized("x", [1.0, 0.0, 0.0]), [("ask_med_helps", 0.7), ("greet", 0.3)])
+    second_opinion.process([msg])
+    ranking = msg.get(INTENT_RANKING_KEY)
+    assert ranking[0]["confidence"] < 0.7  # the FallbackClassifier after it may now offer "did you mean"
+    assert msg.get(INTENT) == ranking[0]
+    assert {r["name"] for r in ranking} == {"greet", "ask_med_helps", "crisis"}
+    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0)
+
+
+def test_an_agreeing_second_opinion_keeps_the_answer(second_opinion):
+    msg = with_ranking(featurized("x", [0.0, 1.0, 0.0]), [("ask_med_helps", 0.5), ("greet", 0.5)])
+    second_opinion.process([msg])
+    assert msg.get(INTENT)["name"] == "ask_med_helps"
+    assert msg.get(INTENT)["confidence"] > 0.5
+
+
+def test_a_crisis_prediction_is_never_blended_away(second_opinion):
+    msg = with_ranking(featurized("x", [1.0, 0.0, 0.0]), [("crisis", 0.4), ("greet", 0.35)])
+    second_opinion.process([msg])
+    assert msg.get(INTENT) == {"name": "crisis", "confidence": 0.4}
+
+
+def test_a_message_without_features_is_left_alone(second_opinion):
+    msg = with_ranking(Message(data={TEXT: ""}), [("greet", 0.9)])
+    second_opinion.process([msg])
+    assert msg.get(INTENT) == {"name": "greet", "confidence": 0.9}
+
+
+def test_the_second_opinion_alone_never_makes_a_crisis(second_opinion):
+    msg = with_ranking(
+        featurized("x", [0.0, 0.0, 1.0]), [("greet", 0.4), ("ask_med_helps", 0.35), ("crisis", 0.25)]
+    )
+    second_opinion.process([msg])
+    names = [r["name"] for r in msg.get(INTENT_RANKING_KEY)]
+    assert msg.get(INTENT)["name"] != "crisis"
+    assert names[-1] == "crisis"
