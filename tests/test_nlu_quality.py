@@ -93,14 +93,21 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
     assert [e["value"] for e in parsed["entities"] if e["entity"] == "medication"] == [value]
 
 
-async def test_realistic_messages_get_the_right_answer(agent):
-    """Floors a little under today's figures (90.5 % correct, 6.7 % wrong), so a regression fails.
-    The issue's targets (>= 95 % correct, <= 2 % wrong) are not met yet: docs/evaluation.md."""
-    [(name, nlu, conversations)] = [s for s in MESSAGE_SETS if s[0] == "realistic"]
+@pytest.mark.parametrize(
+    ("set_name", "min_total", "min_correct", "max_wrong"),
+    [("realistic", 300, 0.89, 0.06), ("fresh", 250, 0.92, 0.03)],
+)
+async def test_messages_as_people_write_them_get_the_right_answer(
+    agent, set_name, min_total, min_correct, max_wrong
+):
+    """Floors a little under today's figures (realistic 90.9 % correct, 5.2 % wrong; fresh 93.7 %,
+    1.5 %), so a regression fails. The issue's targets (>= 95 % correct, <= 2 % wrong) are not met
+    yet on the realistic set: docs/evaluation.md."""
+    [(name, nlu, conversations)] = [s for s in MESSAGE_SETS if s[0] == set_name]
     report = await answer_report(agent, name, set_turns(nlu, conversations))
-    assert report.total >= 300
-    assert report.rate(report.wrong) <= 0.08, report.misses
-    assert report.rate(report.correct) >= 0.88, report.misses
+    assert report.total >= min_total
+    assert report.rate(report.wrong) <= max_wrong, report.misses
+    assert report.rate(report.correct) >= min_correct, report.misses
 
 
 @pytest.mark.parametrize("name", ["realistic safety", "fresh safety"])
