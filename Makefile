@@ -111,8 +111,8 @@ bench: $(SPACY_MODEL) ## Load test vs a stock Rasa baseline: table, results/benc
 	$(BIN)/python -m benchmarks
 
 # The baseline once, then the project once per override with only that one off (and all on, twice).
-bench-ablation: $(SPACY_MODEL) ## Each override off in turn: what it buys vs all on; results/bench/ablation.{json,md} (BENCH_SCALE=0.1: smoke)
-	$(BIN)/python -m benchmarks --ablation
+bench-ablation: $(SPACY_MODEL) ## Each override off in turn vs all on: results/bench/ablation.{json,md} (ARGS="--only NAME": one; BENCH_SCALE=0.1: smoke)
+	$(BIN)/python -m benchmarks --ablation $(ARGS)
 
 bench-profile: $(MODEL) ## py-spy flame graphs of the per-message path at message 300 (results/bench/)
 	$(BIN)/python -m benchmarks.profile

@@ -279,3 +279,29 @@ def test_dry_run_prints_each_row_s_environment_and_starts_nothing() -> None:
     assert f"{overrides.DISABLE_VARIABLE}=''" in result.stdout
     assert ALL_ON_AGAIN not in result.stdout
     assert "baseline model:" in result.stdout
+
+
+def test_only_re_measures_the_named_overrides(monkeypatch) -> None:
+    monkeypatch.delenv("BENCH_SCALE", raising=False)
+    assert bench.parse_args(["--ablation", "--only", "action_payload,gc_freeze"]).only == [
+        "action_payload",
+        "gc_freeze",
+    ]
+    for bad in (
+        ["--ablation", "--only", "no_such_override"],
+        ["--ablation", "--only", ","],
+        ["--only", "gc_freeze"],
+    ):
+        with pytest.raises(SystemExit):
+            bench.parse_args(bad)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--ablation", "--dry-run", "--only", "action_payload"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "BENCH_SCALE": "0.1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "action_payload off" in result.stdout and "gc_freeze off" not in result.stdout
+    assert ALL_ON_AGAIN in result.stdout
