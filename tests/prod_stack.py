@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg2
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from requests.adapters import HTTPAdapter
 from servers import ROOT, free_port
 
@@ -24,6 +25,7 @@ PORT_VARIABLES = (
     "PROD_RASA1_PORT",
     "PROD_RASA2_PORT",
     "PROD_ACTIONS_PORT",
+    "PROD_METRICS_PORT",
     "DB_PORT",
     "REDIS_PORT",
 )
@@ -145,6 +147,13 @@ class ProdStack:
                 json={"sender": sender, "message": message},
                 timeout=180,
             )
+
+    def metric(self, name: str) -> float:
+        """The exporter's sum of a sample over all its labels (both Rasa servers, every channel)."""
+        page = requests.get(f"http://127.0.0.1:{self.env['PROD_METRICS_PORT']}/metrics", timeout=30)
+        page.raise_for_status()
+        families = text_string_to_metric_families(page.text)
+        return sum(sample.value for family in families for sample in family.samples if sample.name == name)
 
     def access_log(self, start: int = 0) -> list[AccessLine]:
         """nginx's access log (deploy/nginx.conf.tmpl, format `upstreams`) from line `start` on."""

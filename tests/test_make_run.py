@@ -49,7 +49,7 @@ def listening(port: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signalling_make_alone_stops_every_server(sig, tmp_path) -> None:
-    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WIDGET_PORT": free_port()}
+    ports = {name: free_port() for name in ("RASA_PORT", "ACTIONS_PORT", "WIDGET_PORT", "METRICS_PORT")}
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "RASA_WORKERS": "2"}
     env.pop("LOG_LEVEL", None)
     log = tmp_path / "make-run.log"

@@ -260,6 +260,7 @@ def test_fifty_concurrent_conversations_get_their_own_replies(stack, ledger, ans
     scripts = scripts_for("concurrent", CONCURRENT_CONVERSATIONS)
     senders = list(scripts)
     log_start = stack.access_log_length()
+    counted_before = stack.metric("faq_messages_total")
 
     started = time.monotonic()
     problems = run_concurrently(stack, ledger, answers, scripts)
@@ -282,6 +283,8 @@ def test_fifty_concurrent_conversations_get_their_own_replies(stack, ledger, ans
     assert server_errors(lines) == 0
     # Both servers took part: the conversations moved between them from message to message.
     assert {line.upstream for line in lines} == {stack.upstream(1), stack.upstream(2)}
+    # The exporter sums both servers' counts (insights/exporter.py).
+    assert stack.metric("faq_messages_total") - counted_before == sent
 
     # PostgreSQL holds each conversation exactly as it went: every message once, every reply once,
     # in order, none from another conversation.
@@ -353,7 +356,9 @@ def test_a_conversation_goes_on_when_a_rasa_server_dies(stack, ledger, answers):
     assert not problems, "\n".join(problems)
     assert {line.upstream for line in stack.access_log(log_start)} == {stack.upstream(1), stack.upstream(2)}
 
-    pids = {service: stack.pid(service) for service in ("postgres", "redis", "actions", "rasa2", "nginx")}
+    services = ("postgres", "redis", "actions", "rasa2", "metrics", "nginx")
+    pids = {service: stack.pid(service) for service in services}
+    counted_before_kill = stack.metric("faq_messages_total")
     stack.kill("rasa1")  # mid-conversation: each has had two of its five messages answered
     log_after_kill = stack.access_log_length()
     problems = run_concurrently(stack, ledger, answers, after)
@@ -368,6 +373,10 @@ def test_a_conversation_goes_on_when_a_rasa_server_dies(stack, ledger, answers):
     assert not problems, "\n".join(problems)
     assert server_errors(lines) == 0
     assert {line.upstream for line in lines} == {stack.upstream(2)}
+    # What the killed server counted is still in the sums: its files stay until the next full start.
+    after_kill = sum(map(len, after.values()))
+    assert stack.metric("faq_messages_total") == counted_before_kill + after_kill
+    assert stack.metric("faq_messages_in_flight") == 0
 
     stored = stack.stored_events(senders)
     assert all([e for e in stored[s] if e[0] != "action"] == ledger.expected_history(s) for s in senders)
