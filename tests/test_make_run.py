@@ -49,7 +49,8 @@ def listening(port: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signalling_make_alone_stops_every_server(sig, tmp_path) -> None:
-    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WIDGET_PORT": free_port()}
+    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WIDGET_PORT": free_port(),
+             "CONSOLE_PORT": free_port()}  # fmt: skip
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "RASA_WORKERS": "2"}
     env.pop("LOG_LEVEL", None)
     log = tmp_path / "make-run.log"
@@ -72,7 +73,7 @@ def test_signalling_make_alone_stops_every_server(sig, tmp_path) -> None:
         time.sleep(2)  # the readiness loop's last curl and sleep are over
         started = descendants(make.pid)  # what runs now: the servers, their workers, serve.sh
         assert all(listening(port) for port in ports.values())
-        assert len(started) >= 5  # serve.sh, action server, Rasa and its 2 workers, demo page, ...
+        assert len(started) >= 6  # serve.sh, action server, Rasa and its 2 workers, demo page, console, ...
 
         make.send_signal(sig)
         make.wait(timeout=60)
