@@ -323,7 +323,7 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
         if result.skipped:
             message += " Not added: " + "; ".join(f"“{text}” ({why})" for text, why in result.skipped) + "."
         if result.added:
-            message += " Run `make train` and restart to apply (docs/curation.md)."
+            message += " Run make train and restart the servers to apply it (docs/curation.md)."
         return done(session, message)
 
     @app.post("/queue/out-of-scope")

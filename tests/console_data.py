@@ -168,6 +168,8 @@ def make_database(path: Path, now: float | None = None, seed: int = 7) -> sa.eng
             "channel": "socketio",
             "reason": "did_you_mean",
             "text": None,
+            # Never stored by the recorder either; here to show the console would not display it.
+            "comment": CRISIS_TEXT,
             "guesses": json.dumps([{"intent": "crisis", "confidence": 0.4}]),
         }
     )
