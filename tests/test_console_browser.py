@@ -11,15 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_widget_browser
 import yaml
 from console_data import CRISIS_TEXT, PASSWORD, RunningConsole, running_console
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from servers import BIN
-from test_widget_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, SCREENSHOTS
+from test_widget_browser import DESKTOP, PHONE, SCREENSHOTS
 
 from console.app import STATIC
 
 pytestmark = [pytest.mark.browser]
+
+# The widget's browser tests' fixture: Debian's Chromium, one per module.
+browser = test_widget_browser.browser
 
 CHARTS = ["traffic", "topics", "rates", "crisis", "helpful", "hours"]
 
@@ -30,16 +34,6 @@ def console(tmp_path_factory) -> Iterator[RunningConsole]:
         pytest.fail("console/static/dist/dashboard.js is missing: run `make console` (make test does)")
     with running_console(tmp_path_factory.mktemp("console")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (make test does)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def logged_in(browser: Any, console: RunningConsole, viewport: dict[str, int], **options: Any) -> Any:
