@@ -112,7 +112,7 @@ prod-status: ## What of the production profile runs
 
 test-prod: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) ## Production-profile tests: 50 concurrent conversations, failover, restart (minutes)
 	scripts/ensure_prod_packages.sh
-	$(BIN)/pytest -m prod -s tests/test_prod_profile.py
+	$(BIN)/pytest -m prod -s tests/test_prod_profile.py tests/test_console_prod.py
 
 test: lint validate widget-test pytest test-stories ## Everything: lint, validate, widget unit tests, pytest, conversation tests
 

@@ -65,6 +65,8 @@ ITEM_COLUMNS = [
 def _item(row: Any) -> dict[str, Any]:
     item = dict(row._mapping)
     item["guesses"] = _guesses(item["guesses"])
+    if item["text"] is None:  # crisis language: nothing of the message is shown, its comment neither
+        item["comment"] = None
     return item
 
 

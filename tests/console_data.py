@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 import sqlalchemy as sa
 import yaml
 
@@ -251,3 +253,17 @@ def running_console(workdir: Path, env: dict[str, str] | None = None) -> Iterato
     finally:
         stop(process)
         engine.dispose()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of a console page's forms."""
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html[:500]
+    return match.group(1)
+
+
+def log_in(url: str, password: str = PASSWORD) -> tuple[requests.Session, requests.Response]:
+    """Logs in to the console at `url` as a browser does (login page, its token, the form)."""
+    http = requests.Session()
+    token = csrf_of(http.get(f"{url}/login", timeout=10).text)
+    return http, http.post(f"{url}/login", data={"csrf": token, "password": password}, timeout=10)

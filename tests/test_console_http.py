@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 import yaml
-from console_data import CRISIS_TEXT, PASSWORD, RunningConsole, running_console
+from console_data import CRISIS_TEXT, PASSWORD, RunningConsole, csrf_of, log_in, running_console
 
 from insights import schema
 
@@ -22,17 +22,9 @@ def console(tmp_path_factory) -> Iterator[RunningConsole]:
         yield running
 
 
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html[:500]
-    return match.group(1)
-
-
 def login(console: RunningConsole, password: str = PASSWORD) -> tuple[requests.Session, str]:
     """A browser-like session logged in, and its CSRF token."""
-    http = requests.Session()
-    token = csrf_of(http.get(f"{console.url}/login", timeout=10).text)
-    reply = http.post(f"{console.url}/login", data={"csrf": token, "password": password}, timeout=10)
+    http, reply = log_in(console.url, password)
     assert reply.status_code == 200 and reply.url == f"{console.url}/", reply.text[:300]
     return http, csrf_of(reply.text)
 
