@@ -39,6 +39,10 @@ def main() -> int:
         nlu=NluFiles(args.project),
         password=password,
         secure_cookie=os.environ.get("CONSOLE_SECURE_COOKIE", "false") == "true",
+        # Behind a proxy under another name, list that name too (space-separated).
+        allowed_hosts=frozenset(
+            {"localhost", "127.0.0.1", "::1", args.host, *os.environ.get("CONSOLE_ALLOWED_HOSTS", "").split()}
+        ),
     )
     app = create_app(console)
     print(f"Operator console on http://{args.host}:{args.port}", flush=True)

@@ -62,6 +62,9 @@ class Console:
     nlu: NluFiles
     password: str
     secure_cookie: bool = False
+    # Host names the console answers to: a page elsewhere that points its own name at 127.0.0.1
+    # (DNS rebinding) gets 400 instead of a login form to guess at.
+    allowed_hosts: frozenset[str] = frozenset({"localhost", "127.0.0.1", "::1"})
 
     def __post_init__(self) -> None:
         self.sessions = Sessions()
@@ -76,6 +79,14 @@ class Console:
         self.templates.filters["percent"] = lambda value: f"{value * 100:.0f}%"
         # Text is stored redacted; redacted again on display in case anything slipped through.
         self.templates.filters["redact"] = lambda text: redact(text) if text else text
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without the port: 'localhost:8081' -> 'localhost', '[::1]:80' -> '::1'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def when(ts: float | None) -> str:
@@ -111,6 +122,9 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
 
     @app.on_request
     async def load_session(request: Request) -> None:
+        request.ctx.session = None
+        if host_name(request.host) not in console.allowed_hosts:
+            raise Refused(400, "Unknown Host header: open the console at the address make run printed.")
         request.ctx.session = console.sessions.get(request.cookies.get(COOKIE))
 
     @app.on_response

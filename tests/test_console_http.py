@@ -200,6 +200,19 @@ def test_unknown_paths_and_static_tricks_are_404(console, unchanged):
         assert "def create_app" not in reply.text and "intent:" not in reply.text
 
 
+def test_a_foreign_host_name_is_refused(console):
+    # A page on another site whose name resolves to 127.0.0.1 (DNS rebinding) reaches the port but
+    # not the console; the names it was opened with still work.
+    for host in ("evil.example", "evil.example:80", "127.0.0.1.evil.example"):
+        reply = requests.get(f"{console.url}/login", headers={"Host": host}, timeout=10)
+        assert reply.status_code == 400 and "Unknown Host header" in reply.text, host
+    port = console.url.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"):
+        assert requests.get(f"{console.url}/login", headers={"Host": host}, timeout=10).status_code == 200, (
+            host
+        )
+
+
 def test_security_headers_on_every_page(console):
     http, _ = login(console)
     for path in [*PAGES, "/login", "/api/stats"]:

@@ -14,7 +14,7 @@ import yaml
 from console_data import CRISIS_TEXT, copy_project, make_database
 
 from console import nlu_files
-from console.app import export_new_answers
+from console.app import export_new_answers, host_name
 from console.auth import LoginLimiter, Sessions, password_matches
 from console.grouping import group_items, normalise, similarity, tokens
 from console.nlu_files import NluError, NluFiles, insert_examples
@@ -210,6 +210,12 @@ def test_insert_keeps_the_last_block_of_a_file_and_its_missing_newline():
 
 
 # -- login pieces --------------------------------------------------------------------------------
+
+
+def test_host_name_without_port():
+    assert host_name("localhost:8081") == "localhost"
+    assert host_name("[::1]:8081") == "::1" and host_name("::1") == "::1"
+    assert host_name("Example.ORG") == "example.org"
 
 
 def test_password_check():
