@@ -138,6 +138,9 @@ def test_dashboard_draws_every_chart_with_data(browser, console, viewport, optio
         assert canvas_painted(page, name) > 2000, name  # axes and bars or lines, not an empty canvas
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]  # no sideways scroll
     shot(page, f"console-dashboard-{'phone' if options else 'desktop'}", full_page=True)
+    for path in ("/", "/done"):  # the other pages fit the screen too
+        page.goto(console.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path
     assert page.errors == []
     page.context.close()
 
