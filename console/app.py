@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -50,10 +51,11 @@ SECURITY_HEADERS = {
 class Refused(Exception):
     """A request the console refuses with a 4xx and a plain reason; nothing has changed."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -111,13 +113,13 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
     def refuse(request: Request, error: Refused) -> HTTPResponse:
         if request.path.startswith("/api/"):
             return response.json({"error": error.reason}, status=error.status)
-        session = request.ctx.session if getattr(request.ctx, "session", None) else None
+        session = getattr(request.ctx, "session", None)
         html = console.templates.get_template("error.html").render(
             session=session, status=error.status, phrase=HTTPStatus(error.status).phrase, reason=error.reason
         )
         result = response.html(html, status=error.status)
-        if error.status == 429:
-            result.headers["Retry-After"] = str(getattr(error, "retry_after", 60))
+        if error.retry_after is not None:
+            result.headers["Retry-After"] = str(error.retry_after)
         return result
 
     @app.on_request
@@ -207,9 +209,7 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
         client = request.ip or "unknown"
         wait = console.limiter.retry_after(client)
         if wait:
-            error = Refused(429, f"Too many failed logins: try again in {wait} seconds.")
-            error.retry_after = wait  # type: ignore[attr-defined]
-            raise error
+            raise Refused(429, f"Too many failed logins: try again in {wait} seconds.", retry_after=wait)
         form = read_form(request, request.ctx.session)
         given = single(form, "password", required=False) or ""
         if not password_matches(given, console.password):
@@ -378,8 +378,6 @@ STATUS_NAMES = {
 
 
 def _same(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
