@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The production profile on one machine: PostgreSQL (tracker store), Redis (lock store), the action
-# server, two Rasa servers, their metrics exporter and nginx in front, each started directly as a
-# process (no systemd), all on 127.0.0.1. How it scales past one machine: docs/deployment.md.
+# server, two Rasa servers, their metrics exporter, nginx in front and the operator console beside it
+# (never behind nginx), each started directly as a process (no systemd), all on 127.0.0.1. How it
+# scales past one machine: docs/deployment.md.
 #   scripts/prod.sh up       start whatever is not running (idempotent) and wait until all answer
 #   scripts/prod.sh down     stop everything; the conversations stay in PostgreSQL
 #   scripts/prod.sh status   what runs, with pids and ports
@@ -25,7 +26,7 @@ LOG_DIR=$PROD_DIR/log
 CONF_DIR=$PROD_DIR/conf
 START_TIMEOUT=${PROD_START_TIMEOUT:-300}
 STOP_TIMEOUT=30
-SERVICES=(postgres redis actions rasa1 rasa2 metrics nginx)
+SERVICES=(postgres redis actions rasa1 rasa2 metrics nginx console)
 # As the Makefile sets them, for a direct call too: no telemetry calls out, quieter logs.
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 export PYTHONWARNINGS=ignore::DeprecationWarning
@@ -128,6 +129,7 @@ port_of() {
     rasa2) echo "$PROD_RASA2_PORT" ;;
     metrics) echo "$PROD_METRICS_PORT" ;;
     nginx) echo "$PROD_HTTP_PORT" ;;
+    console) echo "$PROD_CONSOLE_PORT" ;;
   esac
 }
 
@@ -142,6 +144,7 @@ signature_of() {
     rasa2) echo "-p $PROD_RASA2_PORT " ;;
     metrics) echo "insights.exporter --port $PROD_METRICS_PORT " ;;
     nginx) echo "$CONF_DIR/nginx.conf" ;;
+    console) echo "-m console --endpoints $PROD_ENDPOINTS --host 127.0.0.1 --port $PROD_CONSOLE_PORT" ;;
   esac
 }
 
@@ -272,6 +275,14 @@ start_metrics() {
     --port "$PROD_METRICS_PORT" --host 127.0.0.1 --endpoints "$PROD_ENDPOINTS"
 }
 
+# The operator console (docs/curation.md): loopback only, its own port, never behind the public nginx;
+# it reads the servers' PostgreSQL (the endpoints file, ${VAR}s from prod.env) and writes data/nlu of
+# this checkout. Its password is CONSOLE_PASSWORD in prod.env (generated on the first start).
+start_console() {
+  launch console "$BIN/python" -m console --endpoints "$PROD_ENDPOINTS" --host 127.0.0.1 \
+    --port "$PROD_CONSOLE_PORT"
+}
+
 # The widget under a name carrying its content's hash (nginx redirects /widget/rasa-widget.js to it).
 publish_widget() {
   local hash
@@ -320,12 +331,15 @@ up() {
   wait_ready metrics http_ok "http://127.0.0.1:$PROD_METRICS_PORT/metrics"
   pid_of nginx >/dev/null || start_nginx
   wait_ready nginx http_ok "http://127.0.0.1:$PROD_HTTP_PORT/health"
+  pid_of console >/dev/null || start_console
+  wait_ready console http_ok "http://127.0.0.1:$PROD_CONSOLE_PORT/login"
   cat <<MSG
 Production profile up (logs: $LOG_DIR):
   curl -s -XPOST http://127.0.0.1:$PROD_HTTP_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
        -d '{"sender": "me", "message": "does valium help with opioid withdrawal"}'
   socket.io: http://127.0.0.1:$PROD_HTTP_PORT/socket.io/    stop: make prod-down
   metrics (Prometheus, loopback only): http://127.0.0.1:$PROD_METRICS_PORT/metrics
+  operator console: http://127.0.0.1:$PROD_CONSOLE_PORT  (password: CONSOLE_PASSWORD in $ENV_FILE)
 MSG
 }
 
@@ -338,7 +352,7 @@ stop_service() {
   # Rasa may have children of its own: signal its whole group (setsid made the pid its leader).
   # PostgreSQL, Redis and nginx stop their workers themselves on a signal to the main process.
   case $name in
-    rasa* | actions | metrics) kill -s "$signal" -- "-$pid" 2>/dev/null || kill -s "$signal" "$pid" 2>/dev/null || true ;;
+    rasa* | actions | metrics | console) kill -s "$signal" -- "-$pid" 2>/dev/null || kill -s "$signal" "$pid" 2>/dev/null || true ;;
     *) kill -s "$signal" "$pid" 2>/dev/null || true ;;
   esac
   local deadline=$((SECONDS + STOP_TIMEOUT))
@@ -354,6 +368,7 @@ down() {
   [ -f "$ENV_FILE" ] || return 0
   load_env
   # Front to back, so no request arrives at a server that is already gone.
+  stop_service console TERM
   stop_service nginx TERM
   stop_service metrics TERM
   stop_service rasa1 TERM
