@@ -302,11 +302,8 @@ def test_no_is_queued_and_the_next_typed_message_becomes_its_comment():
     chat.say("i wanted to know about sleep, call 555-123-4567", "nlu_fallback", 0.3)
     chat.reply("action_suggest_questions", BotUttered("Did you mean", {"buttons": SUGGESTIONS}, {}))
     later = built(chat, first_new)
-    assert later.comments == [
-        record.Comment(
-            schema.conversation_key(SENDER), no.timestamp, "i wanted to know about sleep, call [phone removed]"
-        )
-    ]
+    comment = "i wanted to know about sleep, call [phone removed]"
+    assert later.comments == [record.Comment(schema.conversation_key(SENDER), no.timestamp, comment)]
     assert [q["reason"] for q in later.queue] == [schema.REASON_DID_YOU_MEAN], "and it is answered as usual"
 
 
@@ -426,7 +423,8 @@ async def test_the_store_writes_the_rows_with_the_events(kind, rasa_domain, tmp_
         saved = len(chat.events)
 
     turns = rows(db, schema.turns)
-    assert [t["kind"] for t in turns] == [schema.ANSWER, schema.FEEDBACK, schema.FALLBACK, schema.OUT_OF_SCOPE]
+    kinds = [schema.ANSWER, schema.FEEDBACK, schema.FALLBACK, schema.OUT_OF_SCOPE]
+    assert [t["kind"] for t in turns] == kinds
     assert counted == [(t["kind"], "rest") for t in turns]
     (feedback,) = rows(db, schema.feedback)
     assert (feedback["answer"], feedback["helpful"]) == ("helps.valium", False)
