@@ -261,12 +261,14 @@ def previous_user(events: Sequence[Event], index: int) -> UserUttered | None:
 def queue_item(
     base: dict[str, Any], reason: str, about: Turn | None, answer: str | None = None
 ) -> dict[str, Any]:
-    """A queue item about the message `about` (None: not among the events at hand)."""
+    """A queue item about the message `about` (None: not among the events at hand). Of a message
+    that looked like a crisis nothing is kept: the item only counts it."""
+    shown = about if about is not None and not about.sensitive else None
     return {
         **base,
         "reason": reason,
-        "text": about.text if about else None,
-        "guesses": json.dumps(about.guesses if about else []),
+        "text": shown.text if shown else None,
+        "guesses": json.dumps(shown.guesses if shown else []),
         "answer": answer,
         "comment": None,
         "status": schema.OPEN,

@@ -244,9 +244,10 @@ def test_answers_and_crises_are_not_queued_and_crisis_text_is_never_kept():
         schema.DID_YOU_MEAN,
         schema.FALLBACK,
     ]
-    assert [(q["reason"], q["text"]) for q in records.queue] == [
-        (schema.REASON_DID_YOU_MEAN, None),
-        (schema.REASON_NONE_OF_THESE, None),
+    # Counted, and nothing else of them kept: no text, no guesses.
+    assert [(q["reason"], q["text"], q["guesses"]) for q in records.queue] == [
+        (schema.REASON_DID_YOU_MEAN, None, "[]"),
+        (schema.REASON_NONE_OF_THESE, None, "[]"),
     ]
 
 
