@@ -70,8 +70,12 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         the insights rows of the new messages are written in the same transaction."""
         written, recorded = await self._retrying("write", lambda: self._write(tracker))
         self._rows_written(tracker.sender_id, written)
-        for turn in recorded.turns:
-            metrics.turn(turn["kind"], turn["channel"])
+        try:
+            for turn in recorded.turns:
+                metrics.turn(turn["kind"], turn["channel"])
+        except Exception:
+            # Saved already: a failing counter must not make Rasa's wrapper think the save failed.
+            logger.exception("Counting a message for the metrics failed.")
 
     async def _write(self, tracker: DialogueStateTracker) -> tuple[list[WrittenRow], record.Records]:
         with self.session_scope() as session:
