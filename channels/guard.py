@@ -15,8 +15,10 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels import feedback
 from channels.inbound import MAX_MESSAGE_CHARS, BadRequest, Inbound, SenderLimiter, check_message, notice
 from insights import metrics
+from insights.record import answer_name
 from serving.tracker_store import ConversationStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -141,7 +143,8 @@ class Guard:
 
 
 class CountingOutput(OutputChannel):
-    """Passes replies through and counts them, so a silent failure can be noticed."""
+    """Passes replies through and counts them, so a silent failure can be noticed; a curated answer
+    is followed by the "Was this helpful?" prompt (channels/feedback.py)."""
 
     def __init__(self, inner: OutputChannel) -> None:
         self.inner = inner
@@ -153,7 +156,10 @@ class CountingOutput(OutputChannel):
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         self.sent += 1
+        answer = answer_name(message)  # before sending: Rasa's send_response pops the message's keys
         await self.inner.send_response(recipient_id, message)
+        if answer is not None:
+            await feedback.send_prompt(self.inner, recipient_id, answer)
 
 
 class GuardedInput(InputChannel):

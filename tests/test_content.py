@@ -32,6 +32,8 @@ ROUTING_RESPONSES = {
     "utter_dosing",
     "utter_find_help",
     "utter_out_of_scope",
+    "utter_feedback_yes",
+    "utter_feedback_no",
 }
 DOSE = re.compile(
     r"\d+(\.\d+)?\s*(mg|mcg|µg|milligram|microgram|ml|cc|pills?|tablets?|tabs?|doses?|times|x)\b"
