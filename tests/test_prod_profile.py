@@ -83,7 +83,8 @@ class Ledger:
         history = []
         for message, replies in self.exchanges[sender]:
             history.append(("user", message))
-            history.extend(("bot", reply.get("text") or "") for reply in replies)
+            # The "Was this helpful?" prompt is the channel's, not a stored bot message.
+            history.extend(("bot", reply.get("text") or "") for reply in replies if "feedback" not in reply)
         return history
 
 
@@ -397,7 +398,16 @@ async def socketio_conversation(stack: ProdStack, answers: dict, client_number: 
     confirmed: asyncio.Queue = asyncio.Queue()
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(address, 0)))
     client = socketio.AsyncClient(reconnection=False, http_session=http)
-    client.on("bot_uttered", replies.put)
+    feedback: list[dict[str, Any]] = []
+
+    async def bot_uttered(data: dict[str, Any]) -> None:
+        # The "Was this helpful?" prompt after an answer is checked apart from the answer's text.
+        if "feedback" in data:
+            feedback.append(data)
+        else:
+            await replies.put(data)
+
+    client.on("bot_uttered", bot_uttered)
     client.on("session_confirm", confirmed.put)
     try:
         await client.connect(stack.url, transports=["polling"], wait_timeout=30)
@@ -406,9 +416,11 @@ async def socketio_conversation(stack: ProdStack, answers: dict, client_number: 
         for message, key in turns(medication, medication, medication)[:2]:
             await client.emit("user_uttered", {"message": message, "session_id": session_id})
             # Rasa's socket.io channel sends each paragraph of a reply as a message of its own.
-            expected = [part for reply in answers[key] for part in reply["text"].strip().split("\n\n")]
+            texts = [reply["text"] for reply in answers[key] if "text" in reply]
+            expected = [part for text in texts for part in text.strip().split("\n\n")]
             got = [(await asyncio.wait_for(replies.get(), 120)).get("text") for _ in expected]
             assert got == expected, f"{session_id}: {message!r}"
+        assert feedback, f"{session_id}: no 'Was this helpful?' after the answers"
     finally:
         await client.disconnect()
         await http.close()
