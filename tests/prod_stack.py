@@ -131,14 +131,8 @@ class ProdStack:
         pid = self.pid(service)
         assert pid is not None, f"{service} has no pid file"
         os.killpg(pid, signal.SIGKILL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"{service} ({pid}) still alive {timeout}s after SIGKILL")
+        if not gone(pid, timeout):
+            raise TimeoutError(f"{service} ({pid}) still alive {timeout}s after SIGKILL")
 
     def say(self, sender: str, message: str, base_url: str | None = None) -> requests.Response:
         """Sends a message, from the sender's own address (address_of) when it goes through nginx."""
@@ -198,3 +192,15 @@ class ProdStack:
                 elif kind == "action":
                     history[sender].append((kind, event.get("name") or ""))
         return history
+
+
+def gone(pid: int, timeout: float) -> bool:
+    """Whether process `pid` has ended within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False

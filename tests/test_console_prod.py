@@ -4,7 +4,6 @@ beside nginx (never through it), on the servers' PostgreSQL, stopped with the re
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 
@@ -12,7 +11,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from console_data import log_in
-from prod_stack import ProdStack
+from prod_stack import ProdStack, gone
 
 from insights import schema
 
@@ -94,12 +93,4 @@ def test_prod_down_stops_the_console(stack):
     pid = stack.pid("console")
     assert pid is not None
     stack.run("down", timeout=180)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail(f"console ({pid}) still running after prod.sh down")
+    assert gone(pid, 30), f"console ({pid}) still running after prod.sh down"
