@@ -10,6 +10,8 @@ MODEL := models/assistant.tar.gz
 WIDGET_JS := widget/dist/rasa-widget.js
 WIDGET_DEPS := widget/node_modules/.package-lock.json
 WIDGET_HELP := widget/build/help.json
+CONSOLE_JS := console/static/dist/dashboard.js
+CONSOLE_DEPS := console/node_modules/.package-lock.json
 RASA_INPUTS := config.yml domain.yml $(wildcard data/*/*.yml) content/safety_patterns.yml \
                $(wildcard components/*.py)
 
@@ -19,7 +21,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate audit purge clean
-.PHONY: widget widget-test chromium
+.PHONY: widget widget-test chromium console
 .PHONY: prod-up prod-down prod-status test-prod
 .PHONY: bench bench-ablation bench-profile
 
@@ -59,13 +61,24 @@ $(WIDGET_JS): $(WIDGET_DEPS) $(WIDGET_HELP) widget/build.mjs $(wildcard widget/s
 
 widget: $(WIDGET_JS) ## Build the website chat widget, one file: widget/dist/rasa-widget.js
 
+# The operator console's charts: Chart.js, pinned in console/package-lock.json, bundled with the
+# dashboard's script into one file the console serves itself.
+$(CONSOLE_DEPS): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+$(CONSOLE_JS): $(CONSOLE_DEPS) console/build.mjs $(wildcard console/src/*)
+	cd console && npm run --silent build
+
+console: $(CONSOLE_JS) ## Build the operator console's dashboard script (Chart.js): console/static/dist/
+
 widget-test: $(WIDGET_DEPS) ## Unit tests of the widget's JavaScript (node --test)
 	cd widget && npm test --silent
 
 chromium: ## Install Debian's Chromium for the browser tests, if missing
 	scripts/ensure_chromium.sh
 
-run: $(MODEL) $(WIDGET_JS) ## Set up, train if needed, serve at :5005 (widget demo :8080); CREDENTIALS=credentials.messaging.yml adds messaging apps
+run: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) ## Set up, train if needed, serve at :5005 (widget demo :8080, console :8081); CREDENTIALS=credentials.messaging.yml adds messaging apps
 	scripts/serve.sh
 
 shell: $(MODEL) ## Chat with the assistant in this terminal
@@ -74,12 +87,12 @@ shell: $(MODEL) ## Chat with the assistant in this terminal
 lint: $(INSTALLED) ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy actions components channels serving overrides insights benchmarks scripts
+	$(BIN)/mypy actions components channels serving overrides insights benchmarks scripts console
 
 validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
 	scripts/validate.sh
 
-pytest: $(MODEL) $(WIDGET_JS) chromium ## Unit, data, NLU-quality, safety, end-to-end and browser tests
+pytest: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) chromium ## Unit, data, NLU-quality, safety, end-to-end and browser tests
 	$(BIN)/pytest
 
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
@@ -87,7 +100,7 @@ test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
 	  --fail-on-prediction-errors --out results/stories
 
 # Production profile (docs/deployment.md): Debian's PostgreSQL, Redis and nginx, two Rasa servers.
-prod-up: $(MODEL) $(WIDGET_JS) ## Start the production profile on loopback: nginx :8090, 2 Rasa servers, PostgreSQL, Redis
+prod-up: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) ## Start the production profile on loopback: nginx :8090, 2 Rasa servers, PostgreSQL, Redis
 	scripts/ensure_prod_packages.sh
 	scripts/prod.sh up
 
@@ -97,9 +110,9 @@ prod-down: ## Stop the production profile (conversations stay in var/prod)
 prod-status: ## What of the production profile runs
 	scripts/prod.sh status
 
-test-prod: $(MODEL) $(WIDGET_JS) ## Production-profile tests: 50 concurrent conversations, failover, restart (minutes)
+test-prod: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) ## Production-profile tests: 50 concurrent conversations, failover, restart (minutes)
 	scripts/ensure_prod_packages.sh
-	$(BIN)/pytest -m prod -s tests/test_prod_profile.py
+	$(BIN)/pytest -m prod -s tests/test_prod_profile.py tests/test_console_prod.py
 
 test: lint validate widget-test pytest test-stories ## Everything: lint, validate, widget unit tests, pytest, conversation tests
 
@@ -111,8 +124,8 @@ bench: $(SPACY_MODEL) ## Load test vs a stock Rasa baseline: table, results/benc
 	$(BIN)/python -m benchmarks
 
 # The baseline once, then the project once per override with only that one off (and all on, twice).
-bench-ablation: $(SPACY_MODEL) ## Each override off in turn: what it buys vs all on; results/bench/ablation.{json,md} (BENCH_SCALE=0.1: smoke)
-	$(BIN)/python -m benchmarks --ablation
+bench-ablation: $(SPACY_MODEL) ## Each override off in turn vs all on: results/bench/ablation.{json,md} (ARGS="--only NAME": one; BENCH_SCALE=0.1: smoke)
+	$(BIN)/python -m benchmarks --ablation $(ARGS)
 
 bench-profile: $(MODEL) ## py-spy flame graphs of the per-message path at message 300 (results/bench/)
 	$(BIN)/python -m benchmarks.profile
@@ -126,4 +139,4 @@ purge: $(INSTALLED) ## Delete conversations older than the retention period (end
 	$(BIN)/python -m scripts.purge_conversations --endpoints endpoints.yml
 
 clean: ## Remove build output (venv kept)
-	rm -rf build models/*.tar.gz results widget/build widget/dist
+	rm -rf build models/*.tar.gz results widget/build widget/dist console/static/dist

@@ -100,5 +100,11 @@ class ActionAnswerMedication(Action):
         answer = content.answer(question, medication)
         values = placeholder_values(tracker, domain)
         values["medication"] = medication.name
-        dispatcher.utter_message(text=fill(answer["text"], values), buttons=buttons(answer.get("buttons")))
+        # `answer` names the curated answer: it reaches the bot message's metadata, where the channels
+        # (the "Was this helpful?" prompt) and the recording (insights/record.py) find it.
+        dispatcher.utter_message(
+            text=fill(answer["text"], values),
+            buttons=buttons(answer.get("buttons")),
+            answer=f"{question}.{medication.column}",
+        )
         return [SlotSet("medication", medication.key), SlotSet("med_question", question)]

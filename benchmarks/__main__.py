@@ -1,7 +1,7 @@
 """`make bench`: the project's assistant against a stock Rasa baseline, same data, same load, interleaved.
 
 .venv/bin/python -m benchmarks [--seconds 12] [--rounds 2] [--long 400] [--scale 1]
-.venv/bin/python -m benchmarks --ablation [--dry-run] [--no-again] [--scale 1]
+.venv/bin/python -m benchmarks --ablation [--only NAME,...] [--dry-run] [--no-again] [--scale 1]
 
 --ablation (`make bench-ablation`): the baseline once, then the project once per row, each alone on
 the machine: all overrides on, each override switched off in turn (RASA_OVERRIDES_DISABLE=<name>),
@@ -101,11 +101,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--dry-run", action="store_true", help="with --ablation: print the rows, start nothing"
     )
     parser.add_argument("--no-again", action="store_true", help="with --ablation: no second 'all on' row")
+    parser.add_argument(
+        "--only",
+        type=lambda value: [name for name in value.split(",") if name],
+        default=None,
+        metavar="NAME,...",
+        help="with --ablation: rows only for these overrides (to re-measure a candidate for removal)",
+    )
     args = parser.parse_args(argv)
     if args.scale <= 0:
         parser.error("--scale (BENCH_SCALE) must be above 0")
-    if (args.dry_run or args.no_again) and not args.ablation:
-        parser.error("--dry-run and --no-again go with --ablation")
+    if (args.dry_run or args.no_again or args.only is not None) and not args.ablation:
+        parser.error("--dry-run, --no-again and --only go with --ablation")
+    unknown = sorted(set(args.only or []) - set(overrides.OVERRIDES))
+    if unknown or args.only == []:
+        parser.error(f"--only takes override names from: {', '.join(overrides.OVERRIDES)}")
     args.seconds *= args.scale
     args.rounds = max(1, round(args.rounds * args.scale))
     args.long = max(2, round(args.long * args.scale))
@@ -186,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_ablation(args: argparse.Namespace) -> None:
-    rows = ablation.plan(list(overrides.OVERRIDES), again=not args.no_again)
+    names = [name for name in overrides.OVERRIDES if args.only is None or name in args.only]
+    rows = ablation.plan(names, again=not args.no_again)
     env = server_env()
     # Each row sets it; an inherited one would skew them all.
     if env.pop(overrides.DISABLE_VARIABLE, ""):

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
+from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels import feedback
 from channels.inbound import MAX_MESSAGE_CHARS, BadRequest, Inbound, SenderLimiter, check_message, notice
+from insights import metrics
+from insights.record import answer_name
 from serving.tracker_store import ConversationStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -58,12 +63,22 @@ class Guard:
         self, payload: Any, output: OutputChannel, on_new_message: OnNewMessage, channel: str
     ) -> BadRequest | None:
         """Runs the assistant on one {"sender", "message", "metadata"?} message; returns why it was
-        refused, or None when it was answered."""
+        refused, or None when it was answered. Every outcome is counted (insights/metrics.py)."""
+        arrived = time.perf_counter()
         try:
             inbound = check_message(payload, self.max_message_chars)
         except BadRequest as bad:
+            metrics.refused(metrics.BAD_REQUEST, bad.status, channel)
             return bad
-        return await self._run(inbound, output, on_new_message, channel)
+        why_not = self.limiter.admit(inbound.sender)
+        if why_not is not None:
+            metrics.refused(why_not, 429, channel)
+            return BadRequest(notice("rate_limited"), 429)
+        metrics.accepted(channel)
+        try:
+            return await self._run(inbound, output, on_new_message, channel)
+        finally:
+            metrics.finished(channel, time.perf_counter() - arrived)
 
     async def tell(
         self, payload: dict[str, Any], output: OutputChannel, on_new_message: OnNewMessage, channel: str
@@ -92,11 +107,12 @@ class Guard:
     async def _run(
         self, inbound: Inbound, output: OutputChannel, on_new_message: OnNewMessage, channel: str
     ) -> BadRequest | None:
-        if not self.limiter.acquire(inbound.sender):
-            return BadRequest(notice("rate_limited"), 429)
+        """Runs the assistant on a message the limiter let in (it releases it)."""
         counted = CountingOutput(output)
+        failed = False
         try:
             if inbound.truncated:
+                metrics.cut(channel)
                 await output.send_text_message(
                     inbound.sender, notice("too_long", max_chars=self.max_message_chars)
                 )
@@ -106,13 +122,18 @@ class Guard:
                 )
             )
         except ConversationStoreUnavailable:
+            metrics.refused(metrics.STORE_UNAVAILABLE, 503, channel)
             return BadRequest(notice("store_unavailable"), 503)
         except Exception:
+            failed = True
+            metrics.error(channel, metrics.EXCEPTION)
             # No message text in the log: it is private.
             logger.exception("Handling a message on '%s' failed; the help fallback was sent.", channel)
         finally:
             self.limiter.release(inbound.sender)
         if counted.sent == 0:
+            if not failed:
+                metrics.error(channel, metrics.NO_REPLY)
             logger.warning(
                 "No reply for a message on '%s' (is the action server up?); the help fallback was sent.",
                 channel,
@@ -122,7 +143,8 @@ class Guard:
 
 
 class CountingOutput(OutputChannel):
-    """Passes replies through and counts them, so a silent failure can be noticed."""
+    """Passes replies through and counts them, so a silent failure can be noticed; a curated answer
+    is followed by the "Was this helpful?" prompt (channels/feedback.py)."""
 
     def __init__(self, inner: OutputChannel) -> None:
         self.inner = inner
@@ -134,7 +156,10 @@ class CountingOutput(OutputChannel):
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         self.sent += 1
+        answer = answer_name(message)  # before sending: Rasa's send_response pops the message's keys
         await self.inner.send_response(recipient_id, message)
+        if answer is not None:
+            await feedback.send_prompt(self.inner, recipient_id, answer)
 
 
 class GuardedInput(InputChannel):
@@ -151,6 +176,7 @@ class GuardedInput(InputChannel):
         extra = {key: settings.pop(key, None) for key in cls.extra_settings}
         channel = super().from_credentials(settings)
         assert isinstance(channel, GuardedInput)
+        metrics.declare_channel(channel.name())
         channel.guard = guard
         for key, value in extra.items():
             if value:
@@ -177,9 +203,17 @@ def json_webhook(
         try:
             payload = decode_json(request)
         except BadRequest as bad:
+            metrics.refused(metrics.BAD_REQUEST, bad.status, channel.name())
             return refused(bad)
         replies = output()
         refusal = await channel.guard.handle(payload, replies, on_new_message, channel.name())
         return refused(refusal) if refusal else answer(replies)
+
+    @webhook.exception(PayloadTooLarge)
+    async def too_large(request: Request, exception: PayloadTooLarge) -> HTTPResponse:
+        # A body over SANIC_REQUEST_MAX_SIZE: refused by Sanic before it is read; counted here, and
+        # answered as Sanic would.
+        metrics.refused(metrics.TOO_LONG, 413, channel.name())
+        return request.app.error_handler.default(request, exception)
 
     return webhook

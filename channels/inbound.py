@@ -93,6 +93,11 @@ class SenderLimiter:
     _busy: dict[str, int] = field(default_factory=dict)
 
     def acquire(self, sender: str, now: float | None = None) -> bool:
+        return self.admit(sender, now) is None
+
+    def admit(self, sender: str, now: float | None = None) -> str | None:
+        """None when the message may go ahead (it is then in flight until `release`), else why not:
+        "rate_limited" (its messages a minute are used up) or "in_flight" (too many unanswered)."""
         now = time.monotonic() if now is None else now
         stamps = self._seen.pop(sender, None) or deque()
         while stamps and now - stamps[0] >= 60:
@@ -100,11 +105,13 @@ class SenderLimiter:
         self._seen[sender] = stamps
         while len(self._seen) > self.max_senders:
             self._seen.popitem(last=False)
-        if len(stamps) >= self.per_minute or self._busy.get(sender, 0) >= self.in_flight:
-            return False
+        if len(stamps) >= self.per_minute:
+            return "rate_limited"
+        if self._busy.get(sender, 0) >= self.in_flight:
+            return "in_flight"
         stamps.append(now)
         self._busy[sender] = self._busy.get(sender, 0) + 1
-        return True
+        return None
 
     def release(self, sender: str) -> None:
         left = self._busy.get(sender, 0) - 1

@@ -62,6 +62,10 @@ def whatsapp_address(number: str) -> str:
 
 
 class TwilioOutput(twilio.TwilioOutput):
+    # No "Was this helpful?" after answers (channels/feedback.py): in an SMS it would read as one
+    # more question to answer.
+    asks_for_feedback = False
+
     def __init__(
         self,
         account_sid: str | None,

@@ -26,11 +26,13 @@ MESSAGE_SETS = [
     ("older held-out", HOLDOUT, None),
     ("realistic", ROOT / "tests" / "realistic_nlu.yml", ROOT / "tests" / "realistic_conversations.yml"),
     ("fresh", ROOT / "tests" / "fresh_nlu.yml", None),
+    ("unseen", ROOT / "tests" / "unseen_nlu.yml", None),
 ]
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
     ("realistic safety", ROOT / "tests" / "realistic_safety.yml", "overdose_now", "look_alikes"),
     ("fresh safety", ROOT / "tests" / "fresh_safety.yml", "overdose_now", "look_alikes"),
+    ("unseen safety", ROOT / "tests" / "unseen_safety.yml", "overdose_now", "look_alikes"),
 ]
 FALLBACK = "nlu_fallback"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The production profile on one machine: PostgreSQL (tracker store), Redis (lock store), the action
-# server, two Rasa servers and nginx in front, each started directly as a process (no systemd), all
-# on 127.0.0.1. How it scales past one machine: docs/deployment.md.
+# server, two Rasa servers, their metrics exporter, nginx in front and the operator console beside it
+# (never behind nginx), each started directly as a process (no systemd), all on 127.0.0.1. How it
+# scales past one machine: docs/deployment.md.
 #   scripts/prod.sh up       start whatever is not running (idempotent) and wait until all answer
 #   scripts/prod.sh down     stop everything; the conversations stay in PostgreSQL
 #   scripts/prod.sh status   what runs, with pids and ports
@@ -18,11 +19,14 @@ MODEL=${MODEL:-$ROOT/models/assistant.tar.gz}
 WIDGET_JS=$ROOT/widget/dist/rasa-widget.js
 ENV_FILE=$PROD_DIR/prod.env
 RUN_DIR=$PROD_DIR/run
+# Both Rasa servers write their metrics here (prometheus_client's multiprocess mode, one file per
+# process); one exporter sums them all (docs/deployment.md).
+METRICS_DIR=$PROD_DIR/metrics
 LOG_DIR=$PROD_DIR/log
 CONF_DIR=$PROD_DIR/conf
 START_TIMEOUT=${PROD_START_TIMEOUT:-300}
 STOP_TIMEOUT=30
-SERVICES=(postgres redis actions rasa1 rasa2 nginx)
+SERVICES=(postgres redis actions rasa1 rasa2 metrics nginx console)
 # As the Makefile sets them, for a direct call too: no telemetry calls out, quieter logs.
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 export PYTHONWARNINGS=ignore::DeprecationWarning
@@ -123,7 +127,9 @@ port_of() {
     actions) echo "$PROD_ACTIONS_PORT" ;;
     rasa1) echo "$PROD_RASA1_PORT" ;;
     rasa2) echo "$PROD_RASA2_PORT" ;;
+    metrics) echo "$PROD_METRICS_PORT" ;;
     nginx) echo "$PROD_HTTP_PORT" ;;
+    console) echo "$PROD_CONSOLE_PORT" ;;
   esac
 }
 
@@ -136,7 +142,9 @@ signature_of() {
     actions) echo "--port $PROD_ACTIONS_PORT" ;;
     rasa1) echo "-p $PROD_RASA1_PORT " ;;
     rasa2) echo "-p $PROD_RASA2_PORT " ;;
+    metrics) echo "insights.exporter --port $PROD_METRICS_PORT " ;;
     nginx) echo "$CONF_DIR/nginx.conf" ;;
+    console) echo "-m console --endpoints $PROD_ENDPOINTS --host 127.0.0.1 --port $PROD_CONSOLE_PORT" ;;
   esac
 }
 
@@ -247,8 +255,32 @@ start_rasa() {
   fi
   # No --enable-api: the HTTP API (model upload, tracker edits) is not needed to chat. Started by
   # the launcher `make run` uses (serving/launch.py): the same overrides, checked the same way.
-  launch "$name" "$BIN/python" -m serving.launch run -m "$MODEL" -i 127.0.0.1 -p "$(port_of "$name")" \
+  launch "$name" env PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR" \
+    "$BIN/python" -m serving.launch run -m "$MODEL" -i 127.0.0.1 -p "$(port_of "$name")" \
     --endpoints "$PROD_ENDPOINTS" --credentials "$PROD_CREDENTIALS" "${cors[@]}"
+}
+
+# The metrics folder is emptied only when no Rasa server runs (prometheus_client: before the
+# processes start): a server restarted beside a running one keeps adding to the same sums, and the
+# files of a server that died stay, so its counts do not vanish from the totals.
+prepare_metrics_dir() {
+  if ! pid_of rasa1 >/dev/null && ! pid_of rasa2 >/dev/null; then rm -rf "$METRICS_DIR"; fi
+  mkdir -p "$METRICS_DIR"
+}
+
+# Prometheus scrapes http://127.0.0.1:$PROD_METRICS_PORT/metrics: the sums over both Rasa servers'
+# processes and the open queue items (from PostgreSQL); never behind nginx.
+start_metrics() {
+  launch metrics env PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR" "$BIN/python" -m insights.exporter \
+    --port "$PROD_METRICS_PORT" --host 127.0.0.1 --endpoints "$PROD_ENDPOINTS"
+}
+
+# The operator console (docs/curation.md): loopback only, its own port, never behind the public nginx;
+# it reads the servers' PostgreSQL (the endpoints file, ${VAR}s from prod.env) and writes data/nlu of
+# this checkout. Its password is CONSOLE_PASSWORD in prod.env (generated on the first start).
+start_console() {
+  launch console "$BIN/python" -m console --endpoints "$PROD_ENDPOINTS" --host 127.0.0.1 \
+    --port "$PROD_CONSOLE_PORT"
 }
 
 # The widget under a name carrying its content's hash (nginx redirects /widget/rasa-widget.js to it).
@@ -289,18 +321,25 @@ up() {
   wait_ready postgres "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$DB_PORT" -q
   setup_database
   wait_ready redis redis_ready
+  prepare_metrics_dir
   pid_of rasa1 >/dev/null || start_rasa rasa1
   pid_of rasa2 >/dev/null || start_rasa rasa2
   wait_ready actions http_ok "http://127.0.0.1:$PROD_ACTIONS_PORT/health"
   wait_ready rasa1 http_ok "http://127.0.0.1:$PROD_RASA1_PORT/"
   wait_ready rasa2 http_ok "http://127.0.0.1:$PROD_RASA2_PORT/"
+  pid_of metrics >/dev/null || start_metrics
+  wait_ready metrics http_ok "http://127.0.0.1:$PROD_METRICS_PORT/metrics"
   pid_of nginx >/dev/null || start_nginx
   wait_ready nginx http_ok "http://127.0.0.1:$PROD_HTTP_PORT/health"
+  pid_of console >/dev/null || start_console
+  wait_ready console http_ok "http://127.0.0.1:$PROD_CONSOLE_PORT/login"
   cat <<MSG
 Production profile up (logs: $LOG_DIR):
   curl -s -XPOST http://127.0.0.1:$PROD_HTTP_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
        -d '{"sender": "me", "message": "does valium help with opioid withdrawal"}'
   socket.io: http://127.0.0.1:$PROD_HTTP_PORT/socket.io/    stop: make prod-down
+  metrics (Prometheus, loopback only): http://127.0.0.1:$PROD_METRICS_PORT/metrics
+  operator console: http://127.0.0.1:$PROD_CONSOLE_PORT  (password: CONSOLE_PASSWORD in $ENV_FILE)
 MSG
 }
 
@@ -313,7 +352,7 @@ stop_service() {
   # Rasa may have children of its own: signal its whole group (setsid made the pid its leader).
   # PostgreSQL, Redis and nginx stop their workers themselves on a signal to the main process.
   case $name in
-    rasa* | actions) kill -s "$signal" -- "-$pid" 2>/dev/null || kill -s "$signal" "$pid" 2>/dev/null || true ;;
+    rasa* | actions | metrics | console) kill -s "$signal" -- "-$pid" 2>/dev/null || kill -s "$signal" "$pid" 2>/dev/null || true ;;
     *) kill -s "$signal" "$pid" 2>/dev/null || true ;;
   esac
   local deadline=$((SECONDS + STOP_TIMEOUT))
@@ -329,7 +368,9 @@ down() {
   [ -f "$ENV_FILE" ] || return 0
   load_env
   # Front to back, so no request arrives at a server that is already gone.
+  stop_service console TERM
   stop_service nginx TERM
+  stop_service metrics TERM
   stop_service rasa1 TERM
   stop_service rasa2 TERM
   stop_service actions TERM

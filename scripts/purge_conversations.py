@@ -1,4 +1,5 @@
-"""Deletes conversation events older than the retention period from the configured tracker store.
+"""Deletes conversation events, and the turns, feedback and queue items recorded from them
+(insights/schema.py), older than the retention period from the configured tracker store.
 
     python -m scripts.purge_conversations [--endpoints endpoints.yml] [--days N]
 
@@ -35,7 +36,8 @@ def main() -> int:
         return 1
     days = args.days if args.days is not None else store.retention_days
     deleted = purge(days)
-    print(f"Deleted {deleted} conversation events older than {days} days.")
+    what = "conversation events, recorded turns, feedback and queue items"
+    print(f"Deleted {deleted} rows ({what}) older than {days} days.")
     return 0
 
 

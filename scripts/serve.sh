@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Starts the action server, the Rasa server and the widget demo page in the foreground; Ctrl-C stops all.
+# Starts the action server, the Rasa server, the widget demo page and the operator console in the
+# foreground; Ctrl-C stops all.
 #   scripts/serve.sh          REST (and the other channels in credentials.yml) on $RASA_PORT
 #   CREDENTIALS=credentials.messaging.yml scripts/serve.sh   also the messaging platforms (docs/channels.md)
 #   scripts/serve.sh shell    a terminal chat instead of the server
-# It also serves the website chat widget's demo page on $WIDGET_PORT (make widget builds the widget).
+# It also serves the website chat widget's demo page on $WIDGET_PORT (make widget builds the widget),
+# the Prometheus metrics at http://localhost:$METRICS_PORT/metrics (loopback only by default)
+# and the operator console on $CONSOLE_HOST:$CONSOLE_PORT (loopback; docs/curation.md), whose
+# password is CONSOLE_PASSWORD, or one generated for this run and printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +18,10 @@ RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 CREDENTIALS=${CREDENTIALS:-credentials.yml}
 WIDGET_PORT=${WIDGET_PORT:-8080}
+METRICS_HOST=${METRICS_HOST:-127.0.0.1}
+METRICS_PORT=${METRICS_PORT:-9100}
+CONSOLE_HOST=${CONSOLE_HOST:-127.0.0.1}
+CONSOLE_PORT=${CONSOLE_PORT:-8081}
 # The web pages allowed to talk to Rasa from a browser (CORS): the demo page, or your site's
 # origin(s), space-separated.
 export WIDGET_ORIGIN=${WIDGET_ORIGIN:-http://localhost:$WIDGET_PORT}
@@ -30,6 +38,11 @@ if [ "${RASA_ENABLE_API:-false}" = "true" ]; then
     exit 2
   fi
   api_args=(--enable-api --jwt-secret "$RASA_JWT_SECRET" --jwt-method HS256)
+fi
+# 9100 is also node_exporter's port: say so now rather than after the model has loaded.
+if [ "${1:-}" != "shell" ] && (exec 3<>"/dev/tcp/127.0.0.1/$METRICS_PORT") 2>/dev/null; then
+  echo "Port $METRICS_PORT (the metrics) is taken by another program: choose one with METRICS_PORT=..." >&2
+  exit 2
 fi
 
 # Each server runs in a session of its own (setsid), so that stopping one stops everything it
@@ -100,12 +113,32 @@ fi
 watch_parent &
 watcher=$!
 
+# Operations metrics (docs/deployment.md): every Rasa process (the Sanic workers and their parent)
+# writes its counts into files of its own in this folder, and the exporter, a process of its own on
+# $METRICS_PORT, sums them at each scrape. prometheus_client wants the folder emptied before the
+# processes start; files of workers that exit stay until then (their counts must not vanish).
+export PROMETHEUS_MULTIPROC_DIR=$PWD/var/metrics
+rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
 read -r -a cors_origins <<<"$WIDGET_ORIGIN"
 start "$BIN/python" -m serving.launch run -m "$MODEL" -i "$RASA_HOST" -p "$RASA_PORT" "${api_args[@]}" \
   --endpoints var/endpoints.yml --credentials "$CREDENTIALS" --cors "${cors_origins[@]}"
 
 url="http://localhost:$RASA_PORT"
 start "$BIN/python" -m scripts.serve_widget_demo --host "$RASA_HOST" --port "$WIDGET_PORT" --rasa-url "$url"
+start "$BIN/python" -m insights.exporter --endpoints var/endpoints.yml --host "$METRICS_HOST" \
+  --port "$METRICS_PORT"
+
+# The operator console reads the same conversation database and writes data/nlu (docs/curation.md).
+# Always behind a login: without CONSOLE_PASSWORD, a password for this run only.
+console_note="password: \$CONSOLE_PASSWORD"
+if [ -z "${CONSOLE_PASSWORD:-}" ]; then
+  CONSOLE_PASSWORD=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+  console_note="password for this run: $CONSOLE_PASSWORD"
+fi
+export CONSOLE_PASSWORD
+start "$BIN/python" -m console --endpoints var/endpoints.yml --host "$CONSOLE_HOST" --port "$CONSOLE_PORT"
 for _ in $(seq 1 180); do
   if curl -fsS "$url/" >/dev/null 2>&1; then
     cat <<MSG
@@ -116,6 +149,8 @@ for _ in $(seq 1 180); do
                    -d '{"sender": "me", "message": "does valium help with opioid withdrawal"}'
     Or in a terminal: make shell
     Website chat (demo page with the widget): http://localhost:$WIDGET_PORT
+    Metrics for Prometheus: http://localhost:$METRICS_PORT/metrics
+    Operator console (queue, dashboard): http://localhost:$CONSOLE_PORT  ($console_note)
   Ctrl-C stops the servers.
 
 MSG

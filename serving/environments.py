@@ -32,9 +32,10 @@ FILES = {"dev": ROOT / "endpoints.yml", "prod": ROOT / "deploy" / "endpoints.pro
 RECENT_USER_TURNS = 2
 ACTION_SERVER_URLS = {"dev": "http://localhost:5055/webhook", "prod": "${ACTION_SERVER_URL}"}
 
-# Phone numbers and e-mail addresses are redacted before they are stored, `make purge` deletes
-# conversations older than retention_days, and a database that is down gives a clear 503
-# (serving/tracker_store.py); only new rows are read (overrides/incremental_store.py).
+# Phone numbers and e-mail addresses are redacted before they are stored, what was done with each
+# message is recorded beside it (insights/record.py), `make purge` deletes both older than
+# retention_days, and a database that is down gives a clear 503 (serving/tracker_store.py); only new
+# rows are read (overrides/incremental_store.py).
 TRACKER_STORE = "overrides.incremental_store.IncrementalPrivateSQLTrackerStore"
 RETENTION_DAYS = 30
 DATABASES: dict[str, dict[str, Any]] = {

@@ -1,5 +1,6 @@
-"""SQL tracker store that redacts personal details, keeps conversations a limited time, and never
-silently loses a conversation when the database is down.
+"""SQL tracker store that redacts personal details, keeps conversations a limited time, records what
+the assistant did with each message (insights/record.py), and never silently loses a conversation
+when the database is down.
 
 Rasa wraps every tracker store in a FailSafeTrackerStore that, on any Exception, starts an empty
 conversation or keeps it in memory only. That would quietly drop a person's conversation, so errors
@@ -22,6 +23,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from insights import metrics, record, schema
 from serving.redaction import redact_user_event
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             # SQLite makes the file, not its folder: `rasa shell` run bare on a fresh clone needs var/.
             Path(kwargs["db"]).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(*args, **kwargs)
+        schema.create_tables(self.engine)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         return await self._retrying("read", lambda: super(PrivateSQLTrackerStore, self).retrieve(sender_id))
@@ -63,14 +66,23 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         )
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """As SQLTrackerStore.save, but user text is redacted before it reaches the database."""
-        written = await self._retrying("write", lambda: self._write(tracker))
+        """As SQLTrackerStore.save, but user text is redacted before it reaches the database, and
+        the insights rows of the new messages are written in the same transaction."""
+        written, recorded = await self._retrying("write", lambda: self._write(tracker))
         self._rows_written(tracker.sender_id, written)
+        try:
+            for turn in recorded.turns:
+                metrics.turn(turn["kind"], turn["channel"])
+        except Exception:
+            # Saved already: a failing counter must not make Rasa's wrapper think the save failed.
+            logger.exception("Counting a message for the metrics failed.")
 
-    async def _write(self, tracker: DialogueStateTracker) -> list[WrittenRow]:
+    async def _write(self, tracker: DialogueStateTracker) -> tuple[list[WrittenRow], record.Records]:
         with self.session_scope() as session:
             rows = []
-            for event in self._additional_events(session, tracker):
+            new_events = list(self._additional_events(session, tracker))
+            recorded = self._records(tracker, len(new_events))
+            for event in new_events:
                 data = redact_user_event(event.as_dict())
                 rows.append(
                     self.SQLEvent(
@@ -85,8 +97,21 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             session.add_all(rows)
             session.flush()  # assigns the rows' ids
             written = [WrittenRow(r.id, r.type_name, r.timestamp, r.data) for r in rows]
+            write_records(session, recorded)
             session.commit()
-        return written
+        return written, recorded
+
+    @staticmethod
+    def _records(tracker: DialogueStateTracker, new: int) -> record.Records:
+        """The insights rows of the tracker's last `new` events; none if building them fails, since
+        the conversation matters more than its statistics."""
+        events = list(tracker.events)
+        try:
+            return record.build(tracker.sender_id, events, len(events) - new)
+        except Exception:
+            # No message text in the log: it is private.
+            logger.exception("Recording the insights of a message failed; its conversation is saved.")
+            return record.Records()
 
     async def _retrying(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(BUSY_RETRIES):
@@ -103,7 +128,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         """Called after `save` committed these rows (for subclasses that keep what they read)."""
 
     def purge_older_than(self, days: int | None = None) -> int:
-        """Deletes every event older than `days` (default: the configured retention); returns how many."""
+        """Deletes every event, recorded turn, feedback and queue item older than `days` (default: the
+        configured retention); returns how many rows."""
         days = self.retention_days if days is None else days
         cutoff = time.time() - days * 86400
         with self.session_scope() as session:
@@ -112,6 +138,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                 .filter(self.SQLEvent.timestamp < cutoff)
                 .delete(synchronize_session=False)
             )
+            deleted += schema.purge_older_than(session.connection(), cutoff)
             session.commit()
         return int(deleted)
 
@@ -121,6 +148,29 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         busy = " (still locked after retries)" if is_busy(error) else ""
         logger.error("Conversation database unavailable (%s failed: %s%s).", what, type(error).__name__, busy)
         return ConversationStoreUnavailable(f"conversation database unavailable ({what})")
+
+
+def write_records(session: Any, recorded: record.Records) -> None:
+    """One INSERT per insights table with rows, and the comments of earlier "not helpful" items."""
+    for table, rows in (
+        (schema.turns, recorded.turns),
+        (schema.feedback, recorded.feedback),
+        (schema.queue, recorded.queue),
+    ):
+        if rows:
+            session.execute(table.insert(), rows)
+    queue = schema.queue.c
+    for comment in recorded.comments:
+        session.execute(
+            schema.queue.update()
+            .where(
+                queue.conversation == comment.conversation,
+                queue.reason == schema.REASON_NOT_HELPFUL,
+                queue.ts == comment.ts,
+                queue.comment.is_(None),
+            )
+            .values(comment=comment.text)
+        )
 
 
 def is_busy(error: Exception) -> bool:

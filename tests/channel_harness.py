@@ -275,6 +275,27 @@ def messaging_servers(
 Send = Callable[[str], requests.Response]
 
 
+RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+# What the assistant says to a "no" to "Was this helpful?".
+FEEDBACK_NO_REPLY = RESPONSES["utter_feedback_no"][0]["text"]
+
+
+def prompt_as_buttons(replies: list[dict]) -> list[dict]:
+    """REST replies as Telegram, Slack and Messenger get them: the "Was this helpful?" element
+    (channels/feedback.py) is its prompt with Yes / No buttons."""
+    return [
+        {"text": m["feedback"]["prompt"], "buttons": [m["feedback"]["yes"], m["feedback"]["no"]]}
+        if "feedback" in m
+        else m
+        for m in replies
+    ]
+
+
+def without_prompt(replies: list[dict]) -> list[dict]:
+    """REST replies as SMS gets them: no "Was this helpful?"."""
+    return [m for m in replies if "feedback" not in m]
+
+
 def limit(channel: str, key: str) -> int:
     """One of the guard's limits for `channel` in credentials.messaging.yml."""
     return int(yaml.safe_load((ROOT / "credentials.messaging.yml").read_text(encoding="utf-8"))[channel][key])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg2
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from requests.adapters import HTTPAdapter
 from servers import ROOT, free_port
 
@@ -24,6 +25,8 @@ PORT_VARIABLES = (
     "PROD_RASA1_PORT",
     "PROD_RASA2_PORT",
     "PROD_ACTIONS_PORT",
+    "PROD_METRICS_PORT",
+    "PROD_CONSOLE_PORT",
     "DB_PORT",
     "REDIS_PORT",
 )
@@ -128,14 +131,8 @@ class ProdStack:
         pid = self.pid(service)
         assert pid is not None, f"{service} has no pid file"
         os.killpg(pid, signal.SIGKILL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"{service} ({pid}) still alive {timeout}s after SIGKILL")
+        if not gone(pid, timeout):
+            raise TimeoutError(f"{service} ({pid}) still alive {timeout}s after SIGKILL")
 
     def say(self, sender: str, message: str, base_url: str | None = None) -> requests.Response:
         """Sends a message, from the sender's own address (address_of) when it goes through nginx."""
@@ -145,6 +142,13 @@ class ProdStack:
                 json={"sender": sender, "message": message},
                 timeout=180,
             )
+
+    def metric(self, name: str) -> float:
+        """The exporter's sum of a sample over all its labels (both Rasa servers, every channel)."""
+        page = requests.get(f"http://127.0.0.1:{self.env['PROD_METRICS_PORT']}/metrics", timeout=30)
+        page.raise_for_status()
+        families = text_string_to_metric_families(page.text)
+        return sum(sample.value for family in families for sample in family.samples if sample.name == name)
 
     def access_log(self, start: int = 0) -> list[AccessLine]:
         """nginx's access log (deploy/nginx.conf.tmpl, format `upstreams`) from line `start` on."""
@@ -188,3 +192,15 @@ class ProdStack:
                 elif kind == "action":
                     history[sender].append((kind, event.get("name") or ""))
         return history
+
+
+def gone(pid: int, timeout: float) -> bool:
+    """Whether process `pid` has ended within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False

@@ -25,6 +25,7 @@ class Servers:
     rasa_url: str
     actions_url: str
     log: Path
+    metrics_url: str = ""  # the exporter's /metrics, with `metrics=True`
 
     def say(self, sender: str, message: str) -> list[dict]:
         response = requests.post(
@@ -73,13 +74,16 @@ def running_servers(
     rasa_port: int | None = None,
     rasa_args: Sequence[str] = (),
     extra_env: Mapping[str, str] | None = None,
+    metrics: bool = False,
 ) -> Iterator[Servers]:
     """The action server and Rasa server as `make run` starts them, on free loopback ports.
 
     `extra_endpoints` is appended to the endpoints file (e.g. a tracker store); `actions=False`
     leaves the action server down (its port stays closed); a fixed `rasa_port` allows a restart;
     `rasa_args` go to `rasa run` as they are (e.g. `--cors <origin>` for the widget); `extra_env` is
-    added to both servers' environment (e.g. the variables a credentials file reads).
+    added to both servers' environment (e.g. the variables a credentials file reads); `metrics=True`
+    has the Rasa processes write their metrics into `workdir/metrics` and starts the exporter on a
+    free port, as scripts/serve.sh does.
     """
     env = {
         **os.environ,
@@ -106,6 +110,10 @@ def running_servers(
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     actions_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     processes = []
+    rasa_env, metrics_url = env, ""
+    if metrics:
+        (workdir / "metrics").mkdir()
+        rasa_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics")}
     try:
         if actions:
             command = [
@@ -123,9 +131,16 @@ def running_servers(
         command = [str(BIN / "python"), "-m", "serving.launch", "run", "-m", str(MODEL),
                    "-i", "127.0.0.1", "-p", str(rasa_port),
                    "--endpoints", str(endpoints), "--credentials", str(credentials), *rasa_args]  # fmt: skip
-        processes.append(start(command, rasa_log, env))
+        processes.append(start(command, rasa_log, rasa_env))
         wait_for(f"{rasa_url}/", processes[-1], rasa_log)
-        yield Servers(rasa_url=rasa_url, actions_url=actions_url, log=rasa_log)
+        if metrics:
+            metrics_port, metrics_log = free_port(), workdir / "exporter.log"
+            command = [str(BIN / "python"), "-m", "insights.exporter", "--endpoints", str(endpoints),
+                       "--host", "127.0.0.1", "--port", str(metrics_port)]  # fmt: skip
+            processes.append(start(command, metrics_log, rasa_env))
+            metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+            wait_for(metrics_url, processes[-1], metrics_log)
+        yield Servers(rasa_url=rasa_url, actions_url=actions_url, log=rasa_log, metrics_url=metrics_url)
     finally:
         for process in reversed(processes):
             stop(process)

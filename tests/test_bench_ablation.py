@@ -262,9 +262,10 @@ def test_make_bench_without_ablation_still_measures_both_sides_at_once(monkeypat
     assert written["settings"]["seconds"] == 12
 
 
-def test_dry_run_prints_each_row_s_environment_and_starts_nothing() -> None:
+def dry_run(*options: str) -> subprocess.CompletedProcess:
+    """`python -m benchmarks --ablation --dry-run <options>` at smoke scale; it must succeed."""
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--ablation", "--dry-run", "--no-again"],
+        [sys.executable, "-m", "benchmarks", "--ablation", "--dry-run", *options],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "BENCH_SCALE": "0.1"},
         capture_output=True,
@@ -272,6 +273,11 @@ def test_dry_run_prints_each_row_s_environment_and_starts_nothing() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_dry_run_prints_each_row_s_environment_and_starts_nothing() -> None:
+    result = dry_run("--no-again")
     assert "1.2 s per run, 1 round(s), 40-message conversation" in result.stdout
     for name in overrides.OVERRIDES:
         assert f"{name} off" in result.stdout
@@ -279,3 +285,21 @@ def test_dry_run_prints_each_row_s_environment_and_starts_nothing() -> None:
     assert f"{overrides.DISABLE_VARIABLE}=''" in result.stdout
     assert ALL_ON_AGAIN not in result.stdout
     assert "baseline model:" in result.stdout
+
+
+def test_only_re_measures_the_named_overrides(monkeypatch) -> None:
+    monkeypatch.delenv("BENCH_SCALE", raising=False)
+    assert bench.parse_args(["--ablation", "--only", "action_payload,gc_freeze"]).only == [
+        "action_payload",
+        "gc_freeze",
+    ]
+    for bad in (
+        ["--ablation", "--only", "no_such_override"],
+        ["--ablation", "--only", ","],
+        ["--only", "gc_freeze"],
+    ):
+        with pytest.raises(SystemExit):
+            bench.parse_args(bad)
+    result = dry_run("--only", "action_payload")
+    assert "action_payload off" in result.stdout and "gc_freeze off" not in result.stdout
+    assert ALL_ON_AGAIN in result.stdout

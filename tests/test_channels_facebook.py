@@ -11,7 +11,12 @@ import time
 
 import pytest
 import requests
-from channel_harness import FACEBOOK, check_a_flood_is_limited, check_an_over_long_message_is_cut
+from channel_harness import (
+    FACEBOOK,
+    check_a_flood_is_limited,
+    check_an_over_long_message_is_cut,
+    prompt_as_buttons,
+)
 
 from channels.facebook import TITLE_CHARS
 
@@ -105,7 +110,7 @@ def test_a_message_is_answered_with_quick_replies(messaging):
 
 def test_a_quick_reply_is_answered(messaging):
     psid = "6100000000002"
-    expected = messaging.servers.say("fb-expected-2", "/ask_withdrawal_symptoms")
+    expected = prompt_as_buttons(messaging.servers.say("fb-expected-2", "/ask_withdrawal_symptoms"))
     quick_reply = {
         "mid": "m2",
         "text": "What are withdrawal…",
@@ -119,8 +124,13 @@ def test_a_quick_reply_is_answered(messaging):
     )
     assert reply.status_code == 200
 
-    texts = [m["text"] for m in messages(messaging.platforms.settle(sent_to(psid)))]
-    assert texts == as_sent(expected)
+    answers = messages(messaging.platforms.settle(sent_to(psid)))
+    assert [m["text"] for m in answers] == as_sent(expected)
+    # Then "Was this helpful?" with Yes / No quick replies.
+    assert [(q["title"], q["payload"]) for q in answers[-1]["quick_replies"]] == [
+        ("Yes", '/feedback_yes{"answer":"withdrawal_symptoms"}'),
+        ("No", '/feedback_no{"answer":"withdrawal_symptoms"}'),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,12 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from channel_harness import SLACK, check_a_flood_is_limited, check_an_over_long_message_is_cut
+from channel_harness import (
+    SLACK,
+    check_a_flood_is_limited,
+    check_an_over_long_message_is_cut,
+    prompt_as_buttons,
+)
 
 pytestmark = pytest.mark.server
 
@@ -69,7 +74,9 @@ def as_posted(expected: list[dict]) -> list[str]:
 )
 def test_a_direct_message_is_answered_with_buttons(messaging, user, text):
     secret = messaging.env["SLACK_SIGNING_SECRET"]
-    expected = messaging.servers.say(f"slack-expected-{user}", text)
+    # An answer ends with "Was this helpful?" and Yes / No buttons; the topics menu has none.
+    expected = prompt_as_buttons(messaging.servers.say(f"slack-expected-{user}", text))
+    assert (expected[-1]["text"] == "Was this helpful?") == (user == "U0SAM1")
     channel = f"D{user}"
     body = direct_message(user, channel, text)
 
@@ -89,7 +96,7 @@ def test_a_direct_message_is_answered_with_buttons(messaging, user, text):
 
 def test_a_button_click_is_answered(messaging):
     secret = messaging.env["SLACK_SIGNING_SECRET"]
-    expected = messaging.servers.say("slack-expected-2", "/ask_withdrawal_symptoms")
+    expected = prompt_as_buttons(messaging.servers.say("slack-expected-2", "/ask_withdrawal_symptoms"))
     body = button_click("U0SAM2", "D0SAM2", "/ask_withdrawal_symptoms")
 
     reply = post(messaging, body, signed_headers(secret, body, "application/x-www-form-urlencoded"))

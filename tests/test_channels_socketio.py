@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import socketio
+from channel_harness import FEEDBACK_NO_REPLY
 
 pytestmark = pytest.mark.server
 
@@ -59,6 +60,9 @@ def as_emitted(expected: list[dict]) -> list[dict]:
     quick replies on the last part of their message."""
     emitted = []
     for message in expected:
+        if "feedback" in message:  # "Was this helpful?": the same object, for the widget to draw
+            emitted.append({"feedback": message["feedback"]})
+            continue
         parts = [{"text": part} for part in message["text"].strip().split("\n\n")]
         if message.get("buttons"):
             parts = [{**part, "quick_replies": []} for part in parts]
@@ -84,6 +88,20 @@ async def test_a_conversation_with_buttons(messaging):
         # Pressing a button sends its payload, as the widget does.
         answer = await chat.say(session, greeting[-1]["quick_replies"][0]["payload"])
         assert answer == as_emitted(expected_answer)
+        # A curated answer is followed by one message without text: the "Was this helpful?" control.
+        assert answer[-1] == {
+            "feedback": {
+                "answer": "helps.valium",
+                "prompt": "Was this helpful?",
+                "yes": {"title": "Yes", "payload": '/feedback_yes{"answer":"helps.valium"}'},
+                "no": {"title": "No", "payload": '/feedback_no{"answer":"helps.valium"}'},
+            }
+        }
+        assert sum("feedback" in m for m in answer) == 1
+
+        # "No" asks what they were looking for, and is itself followed by no prompt.
+        thanks = await chat.say(session, answer[-1]["feedback"]["no"]["payload"])
+        assert [m["text"] for m in thanks] == [FEEDBACK_NO_REPLY]
 
 
 async def test_a_reconnected_page_continues_its_conversation(messaging):

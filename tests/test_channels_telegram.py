@@ -9,7 +9,13 @@ import time
 
 import pytest
 import requests
-from channel_harness import TELEGRAM, check_a_flood_is_limited, check_an_over_long_message_is_cut
+from channel_harness import (
+    FEEDBACK_NO_REPLY,
+    TELEGRAM,
+    check_a_flood_is_limited,
+    check_an_over_long_message_is_cut,
+    prompt_as_buttons,
+)
 
 pytestmark = pytest.mark.server
 
@@ -79,11 +85,16 @@ def test_a_question_is_answered_through_the_bot_api(messaging):
     assert reply.status_code == 200, reply.text
 
     sent = messaging.platforms.settle(sent_to(chat_id))
-    assert [r.form()["text"] for r in sent] == as_sent(expected)
-    # The answer's buttons are an inline keyboard, one question per row, the payload as callback data.
-    keyboard = json.loads(sent[-1].form()["reply_markup"])["inline_keyboard"]
-    assert [[(b["text"], b["callback_data"]) for b in row] for row in keyboard] == [
-        [(b["title"], b["payload"])] for b in expected[-1]["buttons"]
+    assert [r.form()["text"] for r in sent] == as_sent(prompt_as_buttons(expected))
+    # The answer's buttons are an inline keyboard, one question per row, the payload as callback data;
+    # then "Was this helpful?" with Yes and No on one row.
+    answer, prompt = (json.loads(r.form()["reply_markup"])["inline_keyboard"] for r in sent[-2:])
+    assert [[(b["text"], b["callback_data"]) for b in row] for row in answer] == [
+        [(b["title"], b["payload"])] for b in expected[-2]["buttons"]
+    ]
+    assert sent[-1].form()["text"] == "Was this helpful?"
+    assert [[(b["text"], b["callback_data"]) for b in row] for row in prompt] == [
+        [("Yes", '/feedback_yes{"answer":"helps.valium"}'), ("No", '/feedback_no{"answer":"helps.valium"}')]
     ]
 
 
@@ -97,7 +108,20 @@ def test_a_button_press_is_answered(messaging):
     assert reply.status_code == 200, reply.text
 
     sent = messaging.platforms.settle(sent_to(chat_id))
-    assert [r.form()["text"] for r in sent] == as_sent(expected)
+    assert [r.form()["text"] for r in sent] == as_sent(prompt_as_buttons(expected))
+
+
+def test_pressing_no_asks_what_they_were_looking_for(messaging):
+    chat_id = 700_000_003
+    secret = messaging.env["TELEGRAM_WEBHOOK_SECRET"]
+    assert post(messaging, button_press(chat_id, "/ask_withdrawal_timeline"), secret).status_code == 200
+    messaging.platforms.settle(sent_to(chat_id))
+    before = len(messaging.platforms.matching(sent_to(chat_id)))
+
+    no = '/feedback_no{"answer":"withdrawal_timeline"}'
+    assert post(messaging, button_press(chat_id, no), secret).status_code == 200
+    sent = messaging.platforms.settle(sent_to(chat_id))[before:]
+    assert [r.form()["text"] for r in sent] == [FEEDBACK_NO_REPLY]
 
 
 @pytest.mark.parametrize(

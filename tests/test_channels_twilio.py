@@ -18,6 +18,7 @@ from channel_harness import (
     check_an_over_long_message_is_cut,
     generated_environment,
     messaging_servers,
+    without_prompt,
 )
 from servers import free_port
 
@@ -58,9 +59,9 @@ def sent_to(number: str):
 
 def as_sms(expected: list[dict]) -> list[str]:
     """What the channel should send for these replies: parts split at blank lines, buttons as numbered
-    lines under the last part."""
+    lines under the last part, and no "Was this helpful?"."""
     bodies = []
-    for message in expected:
+    for message in without_prompt(expected):
         text = message["text"].strip()
         if message.get("buttons"):
             text += "\n" + "\n".join(f"{n}. {b['title']}" for n, b in enumerate(message["buttons"], 1))
@@ -149,6 +150,8 @@ def test_a_whatsapp_message_is_answered_from_the_whatsapp_sender(messaging):
     sent = messaging.platforms.settle(sent_to(number))
     assert [r.form()["Body"] for r in sent] == as_sms(expected)
     assert {r.form()["From"] for r in sent} == {messaging.env["TWILIO_WHATSAPP_NUMBER"]}
+    assert "feedback" in expected[-1], "REST asks 'Was this helpful?' after the answer, SMS does not"
+    assert not any("helpful" in r.form()["Body"] for r in sent)
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,8 @@ ROUTING_RESPONSES = {
     "utter_dosing",
     "utter_find_help",
     "utter_out_of_scope",
+    "utter_feedback_yes",
+    "utter_feedback_no",
 }
 DOSE = re.compile(
     r"\d+(\.\d+)?\s*(mg|mcg|µg|milligram|microgram|ml|cc|pills?|tablets?|tabs?|doses?|times|x)\b"
@@ -260,8 +262,8 @@ def count_by_intent(examples: list[Any]) -> dict[str, int]:
     return counts
 
 
-HELD_OUT_NLU = ["nlu_holdout.yml", "realistic_nlu.yml", "fresh_nlu.yml"]
-HELD_OUT_SAFETY = ["safety_phrases.yml", "realistic_safety.yml", "fresh_safety.yml"]
+HELD_OUT_NLU = ["nlu_holdout.yml", "realistic_nlu.yml", "fresh_nlu.yml", "unseen_nlu.yml"]
+HELD_OUT_SAFETY = ["safety_phrases.yml", "realistic_safety.yml", "fresh_safety.yml", "unseen_safety.yml"]
 
 
 def test_held_out_phrasings_are_not_in_the_training_data():

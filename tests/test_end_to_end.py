@@ -20,9 +20,11 @@ def test_a_conversation_over_rest(servers):
     assert "911" in texts(greeting)
 
     answer = servers.say(sender, "does valium help with opioid withdrawal")
-    assert len(answer) == 1
+    assert len(answer) == 2
     assert "Source: “Does Valium Help With Opioid Withdrawal” (listenit, June 2025)" in answer[0]["text"]
     assert answer[0]["buttons"], "related questions are offered"
+    # Then "Was this helpful?" (docs/channels.md), for this answer.
+    assert answer[1]["recipient_id"] == sender and answer[1]["feedback"]["answer"] == "helps.valium"
 
     follow_up = servers.say(sender, "what about klonopin?")
     assert "“Klonopin for Opiate Withdrawal” (The Recovery Village)" in texts(follow_up)
@@ -37,6 +39,8 @@ def test_a_conversation_over_rest(servers):
     dosing = servers.say(sender, "how many mg of valium should i take")
     assert "1-800-662-HELP (4357)" in texts(dosing)
     assert "mg" not in texts(dosing)
+    # No "Was this helpful?" after a crisis or dosing reply.
+    assert not any("feedback" in m for m in crisis + dosing)
 
 
 def test_conversations_are_separate(servers):

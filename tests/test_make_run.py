@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from console_data import log_in
 from servers import ROOT, free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.model, pytest.mark.timeout(600)]
@@ -49,9 +51,11 @@ def listening(port: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signalling_make_alone_stops_every_server(sig, tmp_path) -> None:
-    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WIDGET_PORT": free_port()}
+    names = ("RASA_PORT", "ACTIONS_PORT", "WIDGET_PORT", "METRICS_PORT", "CONSOLE_PORT")
+    ports = {name: free_port() for name in names}
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "RASA_WORKERS": "2"}
     env.pop("LOG_LEVEL", None)
+    env.pop("CONSOLE_PASSWORD", None)  # make run generates the console's password and prints it
     log = tmp_path / "make-run.log"
     # Its own process group, as a supervisor starts it; then only make's pid is signalled.
     with log.open("wb") as out:
@@ -72,7 +76,14 @@ def test_signalling_make_alone_stops_every_server(sig, tmp_path) -> None:
         time.sleep(2)  # the readiness loop's last curl and sleep are over
         started = descendants(make.pid)  # what runs now: the servers, their workers, serve.sh
         assert all(listening(port) for port in ports.values())
-        assert len(started) >= 5  # serve.sh, action server, Rasa and its 2 workers, demo page, ...
+        assert len(started) >= 6  # serve.sh, action server, Rasa and its 2 workers, demo page, console, ...
+        console = f"http://localhost:{ports['CONSOLE_PORT']}"
+        printed = re.search(
+            rf"Operator console .*: {console} +\(password for this run: (\w+)\)", log.read_text()
+        )
+        assert printed and len(printed[1]) >= 16, log.read_text()[-2000:]
+        _, queue = log_in(console, printed[1])
+        assert queue.status_code == 200 and queue.url == f"{console}/"
 
         make.send_signal(sig)
         make.wait(timeout=60)

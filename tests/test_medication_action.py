@@ -48,6 +48,8 @@ def test_answers_for_the_named_medication(answer, domain, intent, entity, questi
     assert "{" not in text, "every placeholder is filled"
     assert "Source" in text
     assert messages[0]["buttons"] == expected["buttons"]
+    # The answer's name, for the "Was this helpful?" prompt and the recording (insights/record.py).
+    assert messages[0]["answer"] == f"{question}.{column}"
     assert events == [SlotSet("medication", entity), SlotSet("med_question", question)]
 
 
@@ -93,6 +95,7 @@ def test_no_medication_asks_which_with_buttons(answer):
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert payloads[0] == '/ask_med_risks{"medication":"valium"}'
     assert len(payloads) == len(CONTENT.which_medication["choices"])
+    assert "answer" not in messages[0], "a question back is not an answer"
     assert events == [SlotSet("med_question", "risks")]
 
 

@@ -83,7 +83,8 @@ class Ledger:
         history = []
         for message, replies in self.exchanges[sender]:
             history.append(("user", message))
-            history.extend(("bot", reply.get("text") or "") for reply in replies)
+            # The "Was this helpful?" prompt is the channel's, not a stored bot message.
+            history.extend(("bot", reply.get("text") or "") for reply in replies if "feedback" not in reply)
         return history
 
 
@@ -260,6 +261,7 @@ def test_fifty_concurrent_conversations_get_their_own_replies(stack, ledger, ans
     scripts = scripts_for("concurrent", CONCURRENT_CONVERSATIONS)
     senders = list(scripts)
     log_start = stack.access_log_length()
+    counted_before = stack.metric("faq_messages_total")
 
     started = time.monotonic()
     problems = run_concurrently(stack, ledger, answers, scripts)
@@ -282,6 +284,8 @@ def test_fifty_concurrent_conversations_get_their_own_replies(stack, ledger, ans
     assert server_errors(lines) == 0
     # Both servers took part: the conversations moved between them from message to message.
     assert {line.upstream for line in lines} == {stack.upstream(1), stack.upstream(2)}
+    # The exporter sums both servers' counts (insights/exporter.py).
+    assert stack.metric("faq_messages_total") - counted_before == sent
 
     # PostgreSQL holds each conversation exactly as it went: every message once, every reply once,
     # in order, none from another conversation.
@@ -353,7 +357,9 @@ def test_a_conversation_goes_on_when_a_rasa_server_dies(stack, ledger, answers):
     assert not problems, "\n".join(problems)
     assert {line.upstream for line in stack.access_log(log_start)} == {stack.upstream(1), stack.upstream(2)}
 
-    pids = {service: stack.pid(service) for service in ("postgres", "redis", "actions", "rasa2", "nginx")}
+    services = ("postgres", "redis", "actions", "rasa2", "metrics", "nginx")
+    pids = {service: stack.pid(service) for service in services}
+    counted_before_kill = stack.metric("faq_messages_total")
     stack.kill("rasa1")  # mid-conversation: each has had two of its five messages answered
     log_after_kill = stack.access_log_length()
     problems = run_concurrently(stack, ledger, answers, after)
@@ -368,6 +374,10 @@ def test_a_conversation_goes_on_when_a_rasa_server_dies(stack, ledger, answers):
     assert not problems, "\n".join(problems)
     assert server_errors(lines) == 0
     assert {line.upstream for line in lines} == {stack.upstream(2)}
+    # What the killed server counted is still in the sums: its files stay until the next full start.
+    after_kill = sum(map(len, after.values()))
+    assert stack.metric("faq_messages_total") == counted_before_kill + after_kill
+    assert stack.metric("faq_messages_in_flight") == 0
 
     stored = stack.stored_events(senders)
     assert all([e for e in stored[s] if e[0] != "action"] == ledger.expected_history(s) for s in senders)
@@ -388,7 +398,16 @@ async def socketio_conversation(stack: ProdStack, answers: dict, client_number: 
     confirmed: asyncio.Queue = asyncio.Queue()
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(address, 0)))
     client = socketio.AsyncClient(reconnection=False, http_session=http)
-    client.on("bot_uttered", replies.put)
+    feedback: list[dict[str, Any]] = []
+
+    async def bot_uttered(data: dict[str, Any]) -> None:
+        # The "Was this helpful?" prompt after an answer is checked apart from the answer's text.
+        if "feedback" in data:
+            feedback.append(data)
+        else:
+            await replies.put(data)
+
+    client.on("bot_uttered", bot_uttered)
     client.on("session_confirm", confirmed.put)
     try:
         await client.connect(stack.url, transports=["polling"], wait_timeout=30)
@@ -397,9 +416,11 @@ async def socketio_conversation(stack: ProdStack, answers: dict, client_number: 
         for message, key in turns(medication, medication, medication)[:2]:
             await client.emit("user_uttered", {"message": message, "session_id": session_id})
             # Rasa's socket.io channel sends each paragraph of a reply as a message of its own.
-            expected = [part for reply in answers[key] for part in reply["text"].strip().split("\n\n")]
+            texts = [reply["text"] for reply in answers[key] if "text" in reply]
+            expected = [part for text in texts for part in text.strip().split("\n\n")]
             got = [(await asyncio.wait_for(replies.get(), 120)).get("text") for _ in expected]
             assert got == expected, f"{session_id}: {message!r}"
+        assert feedback, f"{session_id}: no 'Was this helpful?' after the answers"
     finally:
         await client.disconnect()
         await http.close()

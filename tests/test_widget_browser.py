@@ -5,7 +5,9 @@ Screenshots go to results/screenshots/ for a person to look at.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -13,10 +15,12 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 import yaml
 from playwright.sync_api import expect, sync_playwright
 from servers import ROOT, SHIPPED_WORKERS, Servers, free_port, running_servers, shipped_storage
 
+from insights import schema
 from scripts.build_widget_help import help_content, resource_values
 from scripts.serve_widget_demo import WIDGET_JS, DemoServer
 
@@ -34,6 +38,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / "results" / "screenshots"
 TITLE = "Withdrawal & benzos FAQ"  # widget/demo/index.html
 REPLY_TIMEOUT_MS = 60_000
+FEEDBACK_GROUP = "Was this answer helpful?"  # the control's label (widget/src/widget.js)
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 
@@ -140,6 +145,10 @@ class Page:
         self.page.keyboard.press("Enter")
         expect(self.bot_messages()).not_to_have_count(replies_before, timeout=REPLY_TIMEOUT_MS)
 
+    def session_id(self) -> str:
+        (stored,) = self.page.evaluate("Object.values(sessionStorage)")
+        return json.loads(stored)["sessionId"]
+
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
@@ -223,6 +232,8 @@ def test_history_survives_a_reload_in_session_storage_only(desktop: Page):
     desktop.open_chat()
     desktop.ask("does valium help with withdrawal")
     expect(desktop.log).to_contain_text("Source:")
+    # The answer's "Was this helpful?" comes as a message of its own: both views are to have it.
+    expect(page.get_by_role("group", name=FEEDBACK_GROUP)).to_have_count(1)
     before = desktop.log.inner_text()
 
     page.reload()
@@ -356,6 +367,105 @@ def test_phone_layout(phone: Page):
     page.get_by_role("button", name="Get help now").click()
     expect(page.get_by_role("region", name=expected_help()["title"])).to_be_in_viewport(ratio=1)
     phone.screenshot("phone-help")
+
+
+def queue_items(site: Site, session_id: str) -> list[dict[str, Any]]:
+    """This conversation's items in the unanswered-questions queue of the test servers' database."""
+    config = yaml.safe_load(shipped_storage(site.workdir))["tracker_store"]
+    engine = sa.create_engine(f"sqlite:///{config['db']}")
+    try:
+        with engine.connect() as connection:
+            query = schema.queue.select().where(
+                schema.queue.c.conversation == schema.conversation_key(session_id)
+            )
+            return [dict(row._mapping) for row in connection.execute(query)]
+    except sa.exc.OperationalError:  # no table yet
+        return []
+    finally:
+        engine.dispose()
+
+
+def wait_for_queue_item(site: Site, session_id: str, done: Any, timeout: float = 15) -> dict[str, Any]:
+    """The conversation's not_helpful item once `done(item)` holds (written when Rasa saves the turn)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        items = [item for item in queue_items(site, session_id) if item["reason"] == "not_helpful"]
+        if items and done(items[-1]):
+            return items[-1]
+        if time.monotonic() > deadline:
+            pytest.fail(f"no finished not_helpful queue item for this conversation: {items}")
+        time.sleep(0.25)
+
+
+def utter_text(response: str) -> str:
+    return load_yaml(ROOT / "domain.yml")["responses"][response][0]["text"]
+
+
+def test_feedback_no_puts_the_answer_in_the_queue(desktop: Page, site: Site):
+    page = desktop.page
+    desktop.open_chat()
+    question = "does valium help with withdrawal"
+    desktop.ask(question)
+    expect(desktop.log).to_contain_text(answer_start("helps", "valium"))
+
+    # The control right under the answer (after its last message, the source), once; not a bubble.
+    feedback = page.get_by_role("group", name=FEEDBACK_GROUP)
+    expect(feedback).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
+    expect(page.locator(".message.bot:has(+ .feedback)")).to_contain_text(
+        "Source: " + resources()["source_valium"]
+    )
+    expect(page.locator(".message.bot:has(+ .feedback)")).to_have_count(1)
+    expect(feedback).to_contain_text("Was this helpful?")
+    desktop.screenshot("desktop-feedback")
+    bubbles = page.locator(".message").count()
+
+    feedback.get_by_role("button", name="No").click()
+    expect(feedback.get_by_role("status")).to_have_text("Thanks for your feedback.")
+    expect(feedback.get_by_role("button")).to_have_count(0)
+    follow_up = utter_text("utter_feedback_no").split("?")[0]
+    expect(desktop.log).to_contain_text(follow_up, timeout=REPLY_TIMEOUT_MS)
+    # The payload went to the server without a bubble of its own: one new message, the assistant's.
+    expect(page.locator(".message")).to_have_count(bubbles + 1)
+    expect(page.locator(".message.user")).to_have_count(1)
+    expect(desktop.log).not_to_contain_text("feedback_no")
+    desktop.screenshot("desktop-feedback-no")
+
+    session_id = desktop.session_id()
+    item = wait_for_queue_item(site, session_id, lambda item: True)
+    assert (item["answer"], item["text"], item["status"]) == ("helps.valium", question, "open")
+    assert item["channel"] == "socketio"
+
+    # What they were looking for: answered as usual and kept as the item's comment.
+    comment = "how long does valium withdrawal last"
+    desktop.ask(comment)
+    item = wait_for_queue_item(site, session_id, lambda item: item["comment"] is not None)
+    assert item["comment"] == comment
+
+    # Answered stays answered after a reload restores the conversation.
+    page.reload()
+    answered = page.get_by_role("group", name=FEEDBACK_GROUP).first
+    expect(answered.get_by_role("status")).to_have_text("Thanks for your feedback.")
+    expect(answered.get_by_role("button")).to_have_count(0)
+
+
+def test_feedback_control_on_a_phone(phone: Page):
+    page = phone.page
+    phone.open_chat()
+    phone.ask("does valium help with withdrawal")
+    feedback = page.get_by_role("group", name=FEEDBACK_GROUP)
+    expect(feedback).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
+    feedback.scroll_into_view_if_needed()
+    for name in ("Yes", "No"):
+        box = feedback.get_by_role("button", name=name).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (name, box)
+        assert box["height"] >= 44, (name, box)  # a finger-sized target
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot("phone-feedback")
+    # Keyboard too: focus Yes and press Enter.
+    feedback.get_by_role("button", name="Yes").focus()
+    page.keyboard.press("Enter")
+    expect(feedback.get_by_role("status")).to_have_text("Thanks for your feedback.")
+    expect(page.get_by_role("textbox", name="Type your question")).to_be_focused()
 
 
 def test_cors_allows_the_widget_origin_only(site: Site):

@@ -3,7 +3,8 @@
 Unit: the SQLite lock store issues each ticket once even when processes race for it, and its lock
 lets one holder in at a time. End to end: two Sanic workers with the SQLite conversation store and
 lock store; many conversations at once and bursts to one conversation lose, duplicate or mix
-nothing, and a context-dependent follow-up is answered from its own conversation.
+nothing, and a context-dependent follow-up is answered from its own conversation; what is recorded of
+each message (turns, feedback, queue items) is recorded once, whichever worker took it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 import requests
 from servers import MODEL, running_servers, shipped_storage
 
+from insights import schema
 from serving.sqlite_lock_store import SQLiteLockStore
 
 FORK = multiprocessing.get_context("fork")
@@ -111,7 +113,14 @@ def test_two_workers_keep_every_conversation_whole(tmp_path):
             assert time.monotonic() < deadline, servers.log.read_text()[-2000:]
             time.sleep(0.5)
         senders = [f"worker-test-{n}" for n in range(16)]
-        script = ["hello", "does valium help with opioid withdrawal", "what are its risks?", "thanks"]
+        script = [
+            "hello",
+            "does valium help with opioid withdrawal",
+            "what are its risks?",
+            '/feedback_no{"answer":"risks.valium"}',
+            "i wanted to know how long it lasts",
+            "thanks",
+        ]
 
         def conversation(sender: str) -> list[list[dict]]:
             return [say(servers.rasa_url, sender, text) for text in script]
@@ -144,3 +153,28 @@ def test_two_workers_keep_every_conversation_whole(tmp_path):
     for sender in senders:
         assert stored[sender] == script, sender
     assert sorted(stored["worker-burst"]) == accepted
+
+    # What was recorded of them (insights/record.py): each message once, whichever worker took it.
+    recorded = recorded_rows(tmp_path / "conversations.db")
+    for sender in senders:
+        turns, feedback, not_helpful = recorded.get(schema.conversation_key(sender), ([], [], []))
+        assert len(turns) == len(script), sender
+        assert feedback == [("risks.valium", 0)], sender
+        assert not_helpful == [("what are its risks?", "i wanted to know how long it lasts")], sender
+    assert len(recorded[schema.conversation_key("worker-burst")][0]) == len(accepted)
+
+
+def recorded_rows(db: Path) -> dict[str, tuple[list, list, list]]:
+    """Per conversation: its turns, its feedback (answer, helpful) and its not-helpful queue items
+    (text, comment)."""
+    queries = (
+        "SELECT conversation, kind FROM faq_turns",
+        "SELECT conversation, answer, helpful FROM faq_feedback",
+        "SELECT conversation, text, comment FROM faq_queue WHERE reason = 'not_helpful'",
+    )
+    found: dict[str, tuple[list, list, list]] = {}
+    with sqlite3.connect(db) as connection:
+        for position, query in enumerate(queries):
+            for conversation, *row in connection.execute(query):
+                found.setdefault(conversation, ([], [], []))[position].append(tuple(row))
+    return found

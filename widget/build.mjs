@@ -1,6 +1,20 @@
 // Bundles the widget and socket.io-client into one self-contained file, dist/rasa-widget.js, so a
 // page loads nothing else at run time. build/help.json comes first from `make widget`.
-import { build } from "esbuild";
+import { readFile } from "node:fs/promises";
+
+import { build, transform } from "esbuild";
+
+// The stylesheet goes into the shadow root as a string; the text loader would keep it as written,
+// comments and all, so it is minified first.
+const minifiedCss = {
+  name: "minified-css",
+  setup(builder) {
+    builder.onLoad({ filter: /\.css$/ }, async (args) => {
+      const { code } = await transform(await readFile(args.path, "utf8"), { loader: "css", minify: true });
+      return { contents: code, loader: "text" };
+    });
+  },
+};
 
 await build({
   entryPoints: ["src/index.js"],
@@ -10,7 +24,7 @@ await build({
   platform: "browser",
   target: ["es2020"],
   minify: true,
-  loader: { ".css": "text" },
+  plugins: [minifiedCss],
   legalComments: "eof",
   logLevel: "warning",
 });

@@ -1,6 +1,8 @@
 // The conversation kept in sessionStorage: it survives reloads but ends with the tab, so nothing of
 // a very private conversation is left behind on a shared device (localStorage would keep it).
 
+import { isStoredFeedback } from "./feedback.js";
+
 const MAX_MESSAGES = 100;
 
 function newSessionId() {
@@ -14,7 +16,8 @@ function isMessage(message) {
     message &&
     (message.from === "user" || message.from === "bot") &&
     typeof message.text === "string" &&
-    (message.quickReplies === undefined || Array.isArray(message.quickReplies))
+    (message.quickReplies === undefined || Array.isArray(message.quickReplies)) &&
+    (message.feedback === undefined || (message.from === "bot" && isStoredFeedback(message.feedback)))
   );
 }
 

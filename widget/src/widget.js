@@ -5,6 +5,7 @@
 import { io } from "socket.io-client";
 
 import help from "../build/help.json";
+import { attachFeedback, feedbackControl, feedbackOf } from "./feedback.js";
 import { loadConversation, saveConversation } from "./history.js";
 import { linkify } from "./linkify.js";
 import styles from "./styles.css";
@@ -29,6 +30,8 @@ const DEFAULTS = {
     connecting: "Connecting…",
     reconnecting: "Connection lost. Reconnecting…",
     notSent: "That message could not be sent. Please try again.",
+    feedback: "Was this answer helpful?",
+    feedbackThanks: "Thanks for your feedback.",
   },
 };
 
@@ -214,12 +217,35 @@ export function createWidget(userConfig) {
     body.scrollTop = body.scrollHeight;
   }
 
+  // Each drawn message's bubble, for the feedback control that goes right under it.
+  const bubbles = new WeakMap();
+
   function renderMessage(message) {
     const bubble = element("div", { class: `message ${message.from}` }, [
       element("span", { class: "visually-hidden", text: message.from === "user" ? labels.you : labels.assistant }),
       element("span", { class: "text" }, [richText(message.text)]),
     ]);
     log.append(bubble);
+    bubbles.set(message, bubble);
+    if (message.feedback) renderFeedback(message);
+  }
+
+  function renderFeedback(message) {
+    const control = feedbackControl(document, message.feedback, {
+      label: labels.feedback,
+      thanks: labels.feedbackThanks,
+      onAnswer: (choice, payload) => {
+        save();
+        // Sent like a button's payload, but the person's choice is the control's thanks, not a bubble.
+        outbox.push(payload);
+        showTyping(true);
+        flush();
+        // The buttons are gone now: keep keyboard focus in the widget, where typing goes on.
+        input.focus();
+      },
+    });
+    // Under the answer, above its suggested replies (which stay last, next to the input).
+    bubbles.get(message).after(control);
   }
 
   function clearQuickReplies() {
@@ -326,6 +352,13 @@ export function createWidget(userConfig) {
       const text = typeof message.text === "string" ? message.text : "";
       const quickReplies = quickRepliesOf(message);
       if (text || quickReplies.length) addMessage({ from: "bot", text, quickReplies });
+      const feedback = feedbackOf(message);
+      const answer = feedback && attachFeedback(conversation.messages, feedback);
+      if (answer && bubbles.has(answer)) {
+        save();
+        renderFeedback(answer);
+        scrollToEnd();
+      }
     });
     socket.on("disconnect", (reason) => {
       ready = false;

@@ -3,18 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { emptyConversation, loadConversation, saveConversation } from "../src/history.js";
-
-class MemoryStorage {
-  constructor() {
-    this.items = new Map();
-  }
-  getItem(key) {
-    return this.items.has(key) ? this.items.get(key) : null;
-  }
-  setItem(key, value) {
-    this.items.set(key, String(value));
-  }
-}
+import { MemoryStorage } from "./memory-storage.js";
 
 test("a new conversation has a random 128-bit session id", () => {
   const a = emptyConversation();
@@ -41,9 +30,39 @@ test("only the latest 100 messages are kept", () => {
   assert.equal(loaded.messages[0].text, "50");
 });
 
+test("feedback on an answer and whether it was given load back", () => {
+  const storage = new MemoryStorage();
+  const conversation = emptyConversation();
+  const feedback = {
+    answer: "helps.valium",
+    prompt: "Was this helpful?",
+    yes: { title: "Yes", payload: '/feedback_yes{"answer":"helps.valium"}' },
+    no: { title: "No", payload: '/feedback_no{"answer":"helps.valium"}' },
+  };
+  conversation.messages.push(
+    { from: "bot", text: "Valium may ease...", quickReplies: [], feedback: { ...feedback, answered: "no" } },
+    { from: "bot", text: "Withdrawal symptoms...", quickReplies: [], feedback },
+  );
+  saveConversation(storage, "k", conversation);
+  assert.deepEqual(loadConversation(storage, "k"), conversation);
+});
+
 test("unreadable or tampered storage starts a new conversation", () => {
   const storage = new MemoryStorage();
-  for (const bad of ["{", "[]", '{"sessionId": "<x>", "messages": []}', '{"sessionId": "abcdefgh", "messages": [1]}']) {
+  const withFeedback = (from, feedback) =>
+    JSON.stringify({ sessionId: "abcdefgh", messages: [{ from, text: "", feedback }] });
+  const feedback = { answer: "a", prompt: "?", yes: { title: "Yes", payload: "/y" }, no: { title: "No", payload: "/n" } };
+  const tampered = [
+    "{",
+    "[]",
+    '{"sessionId": "<x>", "messages": []}',
+    '{"sessionId": "abcdefgh", "messages": [1]}',
+    withFeedback("bot", { ...feedback, answered: "maybe" }),
+    withFeedback("bot", { ...feedback, no: { title: "No", payload: 2 } }),
+    withFeedback("bot", "Was this helpful?"),
+    withFeedback("user", feedback),
+  ];
+  for (const bad of tampered) {
     storage.setItem("k", bad);
     const loaded = loadConversation(storage, "k");
     assert.deepEqual(loaded.messages, []);

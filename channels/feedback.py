@@ -1,0 +1,47 @@
+"""The "Was this helpful?" prompt that follows every curated answer, in each channel's own form.
+
+The guard's output (channels/guard.py) sends it once after a bot message that is a curated answer
+(insights.record.answer_name). The website widget (socket.io) and the REST and callback channels get
+one message of its own, `{"feedback": {...}}`, which the widget draws as a small Yes / No control;
+Telegram, Slack and Messenger get the prompt with two quick-reply buttons; SMS (Twilio) gets
+nothing, since numbered lines for it would read as another question.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel
+from rasa.core.channels.socketio import SocketIOOutput
+
+from channels.inbound import notice
+from insights.record import FEEDBACK_NO, FEEDBACK_YES
+
+
+def payload(intent: str, answer: str) -> str:
+    return f"/{intent}{json.dumps({'answer': answer}, separators=(',', ':'))}"
+
+
+def prompt(answer: str) -> dict[str, Any]:
+    """The prompt as the widget and the JSON channels get it."""
+    return {
+        "answer": answer,
+        "prompt": notice("feedback_prompt"),
+        "yes": {"title": notice("feedback_yes"), "payload": payload(FEEDBACK_YES, answer)},
+        "no": {"title": notice("feedback_no"), "payload": payload(FEEDBACK_NO, answer)},
+    }
+
+
+async def send_prompt(output: OutputChannel, recipient_id: str, answer: str) -> None:
+    """Sends the prompt for `answer` through `output`, in the form its channel takes."""
+    if not getattr(output, "asks_for_feedback", True):
+        return
+    message = prompt(answer)
+    if isinstance(output, CollectingOutputChannel):  # REST, callback: one more element / POST
+        await output._persist_message({"recipient_id": recipient_id, "feedback": message})
+    elif isinstance(output, SocketIOOutput):  # the widget: one more `bot_uttered` event
+        await output._send_message(recipient_id, {"feedback": message})
+    else:  # the messaging platforms' own quick replies; Telegram puts both on one row
+        buttons = [message["yes"], message["no"]]
+        await output.send_text_with_buttons(recipient_id, message["prompt"], buttons, button_type="inline")
