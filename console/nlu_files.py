@@ -109,6 +109,9 @@ class NluFiles:
                     result.skipped.append((raw, "empty"))
                 elif len(text) > MAX_EXAMPLE_CHARS:
                     result.skipped.append((text, f"longer than {MAX_EXAMPLE_CHARS} characters"))
+                elif text.startswith("/"):
+                    # Rasa reads a message starting with '/' as an intent payload, never as words.
+                    result.skipped.append((text, "a button's payload, not a wording people type"))
                 elif pattern.search(text):
                     result.skipped.append((text, "Rasa would read part of it as an entity annotation"))
                 elif key(text) in existing:

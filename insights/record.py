@@ -310,7 +310,29 @@ def _feedback(records: Records, base: dict[str, Any], turn: Turn, earlier: Seque
         }
     )
     if not helpful:
-        records.queue.append(queue_item(base, schema.REASON_NOT_HELPFUL, about, answer=name))
+        item = queue_item(base, schema.REASON_NOT_HELPFUL, about, answer=name)
+        if about is not None and not about.typed:
+            shown, item["text"] = asked(about, earlier)
+            item["guesses"] = json.dumps([] if item["text"] is None else shown.guesses)
+        records.queue.append(item)
+
+
+def asked(turn: Turn, earlier: Sequence[Turn]) -> tuple[Turn, str | None]:
+    """The message a curator should see for an answer given after `turn`, and its wording. Typed:
+    `turn` itself. A button press: the typed message whose suggestions it chose from, or else the
+    pressed button's title (a payload like '/ask_med_helps{...}' is not a way people ask)."""
+    if turn.typed:
+        return turn, turn.text
+    before = [t for t in earlier if t.index < turn.index]
+    if before:
+        offered = before[-1]
+        if offered.kind == schema.DID_YOU_MEAN and offered.typed:
+            return offered, offered.text
+        for bot in offered.bots:
+            for button in bot.data.get("buttons") or []:
+                if button.get("payload") == turn.user.text and button.get("title"):
+                    return turn, None if turn.sensitive else redact(str(button["title"]))
+    return turn, turn.text
 
 
 def _comment(records: Records, conversation: str, no_ts: float, text: str) -> None:

@@ -160,6 +160,13 @@ def test_yaml_and_control_characters_stay_text(project):
     assert [b["intent"] for b in yaml.safe_load(nlu(project, "medications.yml"))["nlu"]].count("crisis") == 0
 
 
+def test_a_button_payload_is_not_added_as_a_wording(project):
+    before = nlu(project, "medications.yml")
+    result = NluFiles(project).add_examples("ask_med_helps", ['/ask_med_helps{"medication":"valium"}'])
+    assert result.added == [] and "payload" in result.skipped[0][1]
+    assert nlu(project, "medications.yml") == before
+
+
 def test_empty_and_overlong_texts_are_skipped(project):
     result = NluFiles(project).add_examples("ask_med_helps", [" \n\t", "x" * 301])
     assert result.added == [] and next(why for _, why in result.skipped) == "empty"

@@ -308,6 +308,42 @@ def test_no_is_queued_and_the_next_typed_message_becomes_its_comment():
     assert [q["reason"] for q in later.queue] == [schema.REASON_DID_YOU_MEAN], "and it is answered as usual"
 
 
+def test_a_no_about_a_chosen_suggestion_queues_the_typed_message_it_was_chosen_for():
+    chat = Chat()
+    ranking = [("nlu_fallback", 0.4), ("ask_med_what_is", 0.35), ("ask_med_helps", 0.2)]
+    chat.say("wat r vals exactly", "nlu_fallback", 0.4, ranking)
+    chat.reply("action_suggest_questions", BotUttered("Did you mean", {"buttons": SUGGESTIONS}, {}))
+    chat.say(SUGGESTIONS[0]["payload"], "ask_med_what_is", 1.0)
+    chat.medication_answer("what_is.valium")
+    first_new = len(chat.events)
+    chat.feedback("feedback_no", "what_is.valium")
+
+    (item,) = built(chat, first_new).queue
+    assert (item["reason"], item["text"], item["answer"]) == (
+        schema.REASON_NOT_HELPFUL,
+        "wat r vals exactly",  # what the person wrote, not the button's payload
+        "what_is.valium",
+    )
+    assert json.loads(item["guesses"]) == [
+        {"intent": "ask_med_what_is", "confidence": 0.35},
+        {"intent": "ask_med_helps", "confidence": 0.2},
+    ]
+
+
+def test_a_no_about_a_menu_button_queues_the_button_title_not_its_payload():
+    chat = Chat()
+    chat.say("help", "help_menu", 0.95)
+    chat.utter(
+        "utter_help_menu", buttons=[{"title": "What is Valium?", "payload": SUGGESTIONS[0]["payload"]}]
+    )
+    chat.say(SUGGESTIONS[0]["payload"], "ask_med_what_is", 1.0)
+    chat.medication_answer("what_is.valium")
+    chat.feedback("feedback_no", "what_is.valium")
+
+    (item,) = built(chat).queue
+    assert (item["text"], item["answer"]) == ("What is Valium?", "what_is.valium")
+
+
 def test_a_comment_in_the_same_save_goes_into_the_item():
     chat = Chat()
     chat.say("is withdrawal dangerous", "ask_withdrawal_dangerous")
