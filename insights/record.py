@@ -237,6 +237,8 @@ def build(sender_id: str, events: Sequence[Event], first_new: int) -> Records:
             records.queue.append(queue_item(base, schema.REASON_DID_YOU_MEAN, turn))
         elif kind == schema.OUT_OF_SCOPE:
             records.queue.append(queue_item(base, schema.REASON_OUT_OF_SCOPE, turn))
+        elif kind == schema.FALLBACK and turn.intent == FALLBACK_INTENT and turn.typed:
+            records.queue.append(queue_item(base, schema.REASON_NOT_UNDERSTOOD, turn))
         if turn.intent == NONE_OF_THESE:
             # The message the suggestions (or the answer) were for: the one before.
             about = (earlier(turn) or [turn])[-1]

@@ -38,7 +38,16 @@ REASON_DID_YOU_MEAN = "did_you_mean"
 REASON_NONE_OF_THESE = "none_of_these"  # the person said none of the suggestions fit
 REASON_OUT_OF_SCOPE = "out_of_scope"
 REASON_NOT_HELPFUL = "not_helpful"  # "no" to "Was this helpful?"
-REASONS = (REASON_DID_YOU_MEAN, REASON_NONE_OF_THESE, REASON_OUT_OF_SCOPE, REASON_NOT_HELPFUL)
+# Not understood and no suggestions offered (unsure again right after a did-you-mean, or no likely
+# question at all): the person was routed to help.
+REASON_NOT_UNDERSTOOD = "not_understood"
+REASONS = (
+    REASON_DID_YOU_MEAN,
+    REASON_NONE_OF_THESE,
+    REASON_OUT_OF_SCOPE,
+    REASON_NOT_HELPFUL,
+    REASON_NOT_UNDERSTOOD,
+)
 
 # What a curator did with a queue item (faq_queue.status); only "open" items are in the queue.
 OPEN = "open"

@@ -217,6 +217,25 @@ def test_did_you_mean_and_none_of_these_are_queued_with_the_message_and_guesses(
     assert queue[1]["ts"] > queue[0]["ts"], "the none-of-these item is dated when it was said"
 
 
+def test_unsure_again_after_suggestions_is_queued_as_not_understood():
+    chat = Chat()
+    ranking = [("nlu_fallback", 0.4), ("ask_med_what_is", 0.3)]
+    chat.say("blorf znak", "nlu_fallback", 0.4, ranking)
+    chat.reply("action_suggest_questions", BotUttered("Did you mean", {"buttons": SUGGESTIONS}, {}))
+    chat.say("purple monkey dishwasher", "nlu_fallback", 0.3, [("nlu_fallback", 0.3), ("greet", 0.2)])
+    chat.reply("action_suggest_questions", BotUttered("Sorry", {}, {"utter_action": "utter_default"}))
+    chat.say("/none_of_these", "none_of_these", 1.0)  # a button left on screen: queued as before, once
+    chat.utter("utter_default")
+
+    queue = built(chat).queue
+    assert [(q["reason"], q["text"]) for q in queue] == [
+        (schema.REASON_DID_YOU_MEAN, "blorf znak"),
+        (schema.REASON_NOT_UNDERSTOOD, "purple monkey dishwasher"),
+        (schema.REASON_NONE_OF_THESE, "purple monkey dishwasher"),
+    ]
+    assert json.loads(queue[1]["guesses"]) == [{"intent": "greet", "confidence": 0.2}]
+
+
 def test_out_of_scope_is_queued():
     chat = Chat()
     chat.say("how do i file my taxes", "out_of_scope", 0.95)
@@ -354,7 +373,8 @@ def test_a_comment_in_the_same_save_goes_into_the_item():
     records = built(chat)
     assert records.comments == []
     assert [(q["reason"], q["comment"]) for q in records.queue] == [
-        (schema.REASON_NOT_HELPFUL, "i meant for my dad")
+        (schema.REASON_NOT_HELPFUL, "i meant for my dad"),
+        (schema.REASON_NOT_UNDERSTOOD, None),  # and, not understood itself, an item of its own
     ]
 
 
@@ -468,6 +488,7 @@ async def test_the_store_writes_the_rows_with_the_events(kind, rasa_domain, tmp_
     queue = rows(db, schema.queue)
     assert [(q["reason"], q["text"], q["comment"]) for q in queue] == [
         (schema.REASON_NOT_HELPFUL, "does valium help", "i need it for sleep"),
+        (schema.REASON_NOT_UNDERSTOOD, "i need it for sleep", None),
         (schema.REASON_OUT_OF_SCOPE, "weather", None),
     ]
     # A later store (another worker, a restart) reads the conversation back and records nothing twice.
@@ -476,7 +497,7 @@ async def test_the_store_writes_the_rows_with_the_events(kind, rasa_domain, tmp_
     chat.utter("utter_thank")
     await save_turns(again, rasa_domain, chat, saved)
     assert len(rows(db, schema.turns)) == len(turns) + 1
-    assert len(rows(db, schema.queue)) == 2
+    assert len(rows(db, schema.queue)) == 3
 
 
 async def test_a_failure_to_build_the_rows_does_not_lose_the_conversation(rasa_domain, tmp_path, monkeypatch):

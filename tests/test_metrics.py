@@ -185,7 +185,13 @@ def test_the_queue_size_counts_open_items_by_reason(tmp_path):
     add_queue_item(engine, "did_you_mean", status=schema.ADDED)  # done: out of the queue
     up, sizes = queue_sizes(engine)
     assert up == 1
-    assert sizes == {"did_you_mean": 2, "none_of_these": 0, "out_of_scope": 1, "not_helpful": 1}
+    assert sizes == {
+        "did_you_mean": 2,
+        "none_of_these": 0,
+        "out_of_scope": 1,
+        "not_helpful": 1,
+        "not_understood": 0,
+    }
 
 
 def test_a_database_that_does_not_answer_is_reported_not_raised(tmp_path):
