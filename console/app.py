@@ -265,7 +265,13 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
     async def done_page(request: Request) -> HTTPResponse:
         if page_session(request) is None:
             return response.redirect("/login", status=303)
-        return page(request, "done.html", items=console.store.done_items(), statuses=STATUS_NAMES)
+        return page(
+            request,
+            "done.html",
+            items=console.store.done_items(),
+            statuses=STATUS_NAMES,
+            reopenable=(schema.MARKED_OUT_OF_SCOPE, schema.NEW_ANSWER),
+        )
 
     @app.get("/dashboard")
     async def dashboard_page(request: Request) -> HTTPResponse:
@@ -366,6 +372,19 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
                 connection, [item["id"] for item in items], schema.NEW_ANSWER, resolution
             )
         return done(session, f"{count} question(s) listed as needing a new answer (Export new answers).")
+
+    @app.post("/queue/reopen")
+    async def reopen(request: Request) -> HTTPResponse:
+        session = logged_in(request)
+        form = read_form(request, session)
+        ids = item_ids(form)
+        with console.store.engine.begin() as connection:
+            count = console.store.reopen(connection, ids)
+        if not count:
+            raise Refused(
+                409, "None of those can go back to the queue (only out of scope or new answer can)."
+            )
+        return done(session, f"{count} question(s) back in the queue.")
 
     return app
 

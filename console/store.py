@@ -117,6 +117,20 @@ class Store:
         )
         return int(connection.execute(update).rowcount or 0)
 
+    def reopen(self, connection: sa.engine.Connection, ids: list[int]) -> int:
+        """Puts items marked out of scope or as needing a new answer back in the queue; returns how
+        many. Items added as training examples stay done: their examples are in data/nlu (revert the
+        change there, docs/curation.md)."""
+        update = (
+            schema.queue.update()
+            .where(
+                schema.queue.c.id.in_(ids),
+                schema.queue.c.status.in_([schema.MARKED_OUT_OF_SCOPE, schema.NEW_ANSWER]),
+            )
+            .values(status=schema.OPEN, resolution=None, resolved_ts=None)
+        )
+        return int(connection.execute(update).rowcount or 0)
+
     def new_answers(self) -> list[dict[str, Any]]:
         query = (
             sa.select(*ITEM_COLUMNS)

@@ -291,6 +291,27 @@ def test_mark_out_of_scope_and_new_answer_leave_the_queue_into_done(console):
     assert again.status_code == 409
 
 
+def test_a_done_item_goes_back_to_the_queue_from_the_done_page(console):
+    http, token = login(console)
+    (weather,) = [str(r["id"]) for r in console.queue_snapshot() if "weather" in (r["text"] or "")]
+    assert "Back to the queue" in http.get(f"{console.url}/done", timeout=10).text
+    refused = http.post(f"{console.url}/queue/reopen", data={"item": weather}, timeout=10)  # no CSRF token
+    assert refused.status_code == 403 and open_ids(console, "weather") == []
+    reply = http.post(f"{console.url}/queue/reopen", data={"csrf": token, "item": weather}, timeout=10)
+    assert reply.status_code == 200 and "1 question(s) back in the queue" in reply.text
+    assert "what&#39;s the weather like" in reply.text  # on the queue page again
+    (row,) = [r for r in console.queue_snapshot() if str(r["id"]) == weather]
+    assert (row["status"], row["resolution"], row["resolved_ts"]) == (schema.OPEN, None, None)
+    # Open items, and unknown ones, cannot be reopened.
+    again = http.post(
+        f"{console.url}/queue/reopen", data={"csrf": token, "item": [weather, "999999"]}, timeout=10
+    )
+    assert again.status_code == 409
+    # As the test found it: out of scope.
+    http.post(f"{console.url}/queue/out-of-scope", data={"csrf": token, "item": weather}, timeout=10)
+    assert open_ids(console, "weather") == []
+
+
 def test_add_to_intent_writes_the_right_file_and_resolves_the_group(console):
     http, token = login(console)
     ids = open_ids(console, "kicking")
