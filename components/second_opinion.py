@@ -15,6 +15,7 @@ blend never turns another prediction into one of them: a crisis is DIET's or the
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -29,6 +30,24 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 RANKING_LENGTH = 10
+
+
+def _import_skops_keeping_log_level() -> None:
+    """Import skops.io (the parent class persists and loads with it) without losing the log level.
+
+    Its first import lists scikit-learn's estimators, which imports numpy.distutils, which sets the
+    root logger to WARNING: a server loading the model went silent at INFO (its "up and running"
+    line too). Imported here once, the level is put back; later imports are no-ops.
+    """
+    root = logging.getLogger()
+    level = root.level
+    try:
+        import skops.io  # noqa: F401
+    finally:
+        root.setLevel(level)
+
+
+_import_skops_keeping_log_level()
 
 
 def blend(first: dict[str, float], second: dict[str, float], first_weight: float) -> list[tuple[str, float]]:

@@ -311,3 +311,24 @@ def test_the_second_opinion_alone_never_makes_a_crisis(second_opinion):
     names = [r["name"] for r in msg.get(INTENT_RANKING_KEY)]
     assert msg.get(INTENT)["name"] != "crisis"
     assert names[-1] == "crisis"
+
+
+def test_loading_the_second_opinion_keeps_the_servers_log_level():
+    """Its persistence library's first import set the root logger to WARNING (via numpy.distutils):
+    a server went silent at INFO after loading the model. Run in a fresh interpreter, where that
+    import really is the first."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging; logging.getLogger().setLevel(logging.INFO)\n"
+        "import components.second_opinion, skops.io\n"
+        "from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier\n"
+        "print(logging.getLevelName(logging.getLogger().level))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "INFO"
