@@ -5,15 +5,42 @@ through here, so development and production run the same code. Before anything o
 overrides (overrides/README.md) check the installed Rasa and Sanic versions: on any version but the
 pinned ones, start-up stops with a message naming each override that would break.
 
+Before Rasa starts, what loading the model imports (Rasa's and the project's pipeline components,
+scikit-learn, spaCy's pipeline modules) is imported here, in the process the Sanic workers are
+forked from, so the workers share those modules instead of each importing its own copy while
+loading the model (docs/performance.md).
+
 Usage: the arguments of the `rasa` command, e.g. `python -m serving.launch run -m models/... `.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+from pathlib import Path
 
 import overrides
+
+COMPONENTS = Path(__file__).resolve().parent.parent / "components"
+# Rasa's built-in components (DIET, CountVectorsFeaturizer, ...), and what spacy.load() imports.
+LIBRARY_MODULES = (
+    "rasa.engine.recipes.default_components",
+    "spacy.lang.en",
+    "spacy.pipeline",
+    "spacy.training",
+    "spacy.cli",
+    "thinc.api",
+)
+
+
+def preload_modules() -> list[str]:
+    """Import what loading the model would (every module of components/ and LIBRARY_MODULES)."""
+    project = sorted(f"components.{p.stem}" for p in COMPONENTS.glob("*.py") if p.stem != "__init__")
+    names = [*LIBRARY_MODULES, *project]
+    for name in names:
+        importlib.import_module(name)
+    return names
 
 
 def main() -> None:
@@ -23,6 +50,7 @@ def main() -> None:
         print(f"serving.launch: not starting Rasa.\n{refusal}", file=sys.stderr)
         raise SystemExit(2) from None
     logging.getLogger(__name__).debug("overrides: %s", installed)
+    preload_modules()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

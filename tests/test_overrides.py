@@ -109,3 +109,22 @@ def test_the_pinned_versions_are_the_locked_ones() -> None:
     lock = (ROOT / "requirements.lock").read_text(encoding="utf-8").lower().splitlines()
     for package, version in overrides.PINNED.items():
         assert f"{package}=={version}" in lock
+
+
+def test_the_launcher_preloads_every_custom_module_the_config_names() -> None:
+    """The workers share what the launcher imported before Sanic forked them (serving/launch.py):
+    every project module config.yml names must be among what it preloads."""
+    import yaml
+
+    from serving.launch import preload_modules
+
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    named = {
+        entry["name"].rsplit(".", 1)[0]
+        for entry in [*config["pipeline"], *config["policies"]]
+        if "." in entry["name"]
+    }
+    assert named, "config.yml names no project component"
+    preloaded = set(preload_modules())
+    assert named <= preloaded, sorted(named - preloaded)
+    assert all(name in sys.modules for name in preloaded)
