@@ -1,4 +1,10 @@
-"""Turns the spaCy entity ruler's MEDICATION spans into `medication` entities with canonical values."""
+"""Turns the spaCy entity ruler's MEDICATION spans into `medication` entities with canonical values.
+
+A word the ruler does not know that is one typing slip from a one-word name of the catalogue
+(content/medications.yml), or two for words of nine letters or more, counts as that medication
+("dizepam", "klonopn"): the catalogue lists common misspellings, but people invent new ones. Words
+under six letters are never guessed, and a word as close to two different medications is left alone.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,87 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 SPACY_LABEL = "MEDICATION"
+RULER_LABELS = {SPACY_LABEL, "NOT_MEDICATION"}
 ENTITY = "medication"
+SHORTEST_GUESS = 6  # letters
+TWO_SLIPS_FROM = 9  # letters
+
+
+def typing_distance(a: str, b: str, limit: int) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) from a to b; limit + 1 once above limit."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before, previous = [0] * (len(b) + 1), list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+        if min(row) > limit:
+            return limit + 1
+        before, previous = previous, row
+    return previous[-1]
+
+
+def one_word_names(nlp: Any) -> dict[str, str]:
+    """The entity ruler's one-word MEDICATION names (lowercase) and their catalogue keys."""
+    if "entity_ruler" not in nlp.pipe_names:
+        return {}
+    names = {}
+    for pattern in nlp.get_pipe("entity_ruler").patterns:
+        tokens = pattern.get("pattern")
+        if pattern.get("label") == SPACY_LABEL and isinstance(tokens, list) and len(tokens) == 1:
+            name = tokens[0].get("LOWER", "")
+            if name.isalpha():
+                names[name] = pattern["id"]
+    return names
+
+
+class Misspellings:
+    """Finds the medication a word is a typing slip of, among the catalogue's one-word names."""
+
+    CACHE_SIZE = 20_000  # words remembered with their answer (most words recur)
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names
+        self._by_length: dict[int, list[tuple[str, str, frozenset[str]]]] = {}
+        for name, key in names.items():
+            if len(name) >= SHORTEST_GUESS:
+                self._by_length.setdefault(len(name), []).append((name, key, frozenset(name)))
+        self._seen: dict[str, str | None] = {}
+
+    def closest(self, word: str) -> str | None:
+        """The catalogue key `word` is a typing slip of, if exactly one medication is closest."""
+        if word in self._seen:
+            return self._seen[word]
+        key = self._closest(word)
+        if len(self._seen) < self.CACHE_SIZE:
+            self._seen[word] = key
+        return key
+
+    def _closest(self, word: str) -> str | None:
+        if len(word) < SHORTEST_GUESS or not word.isalpha() or word in self._names:
+            return None
+        limit = 1 if len(word) < TWO_SLIPS_FROM else 2
+        letters = set(word)
+        best, keys = limit + 1, set()
+        for length in range(len(word) - limit, len(word) + limit + 1):
+            for name, key, name_letters in self._by_length.get(length, ()):
+                # Each slip changes the set of letters by at most two: a cheap test first.
+                if len(letters.symmetric_difference(name_letters)) > 2 * limit:
+                    continue
+                distance = typing_distance(word, name, limit)
+                if distance < best:
+                    best, keys = distance, {key}
+                elif distance == best and distance <= limit:
+                    keys.add(key)
+        return next(iter(keys)) if len(keys) == 1 else None
+
+
+def closest_medication(word: str, names: dict[str, str]) -> str | None:
+    """The catalogue key `word` (lowercase) is a typing slip of, among `names`, if one is closest."""
+    return Misspellings(names).closest(word)
 
 
 @DefaultV1Recipe.register(
@@ -40,7 +126,14 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
     ) -> MedicationEntityExtractor:
         return cls()
 
+    def __init__(self) -> None:
+        self._misspellings: dict[int, Misspellings] = {}  # per spaCy pipeline (id)
+
     def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
+        misspellings = self._misspellings.get(id(model.model))
+        if misspellings is None:
+            misspellings = Misspellings(one_word_names(model.model))
+            self._misspellings[id(model.model)] = misspellings
         for message in messages:
             doc = message.get(SPACY_DOCS[TEXT])
             if doc is None:  # e.g. an empty text
@@ -56,6 +149,20 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
                 for ent in doc.ents
                 if ent.label_ == SPACY_LABEL
             ]
+            if not found:  # a misspelt name, when the ruler found none
+                ruled = {token.i for ent in doc.ents if ent.label_ in RULER_LABELS for token in ent}
+                for token in doc:
+                    key = None if token.i in ruled else misspellings.closest(token.lower_)
+                    if key is not None:
+                        found.append(
+                            {
+                                "entity": ENTITY,
+                                "value": key,
+                                "start": token.idx,
+                                "end": token.idx + len(token.text),
+                                "confidence": 1.0,
+                            }
+                        )
             if found:
                 message.set(
                     ENTITIES,

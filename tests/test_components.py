@@ -11,7 +11,7 @@ from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from components.medication_extractor import MedicationEntityExtractor
+from components.medication_extractor import MedicationEntityExtractor, closest_medication, typing_distance
 from components.safety_net import SafetyNet, load_patterns, load_together
 from components.second_opinion import SecondOpinionClassifier, blend
 from scripts.build_spacy_model import build
@@ -75,6 +75,39 @@ def test_every_catalogue_name_is_recognised(spacy_model):
             msg = message(f"what about {name} ?", spacy_model)
             MedicationEntityExtractor().process([msg], spacy_model)
             assert [e["value"] for e in msg.get(ENTITIES, [])] == [med["key"]], name
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("would diazepm help me", ["valium"]),  # a letter left out
+        ("is klonopinn ok for sleep", ["klonopin"]),  # one too many
+        ("does methadome work", ["methadone"]),  # one wrong
+        ("what about suboxnoe", ["buprenorphine"]),  # two swapped
+        ("is buprenorphnie safer", ["buprenorphine"]),  # long name: two slips allowed
+        ("what methods work for withdrawal", []),  # an English word, not close enough
+        ("valuable advice please", []),
+        ("can i mix valium and methadome", ["valium"]),  # the ruler found one: no guessing
+        ("klonopn", ["klonopin"]),
+    ],
+)
+def test_a_misspelt_medication_is_recognised(spacy_model, text, values):
+    msg = message(text, spacy_model)
+    MedicationEntityExtractor().process([msg], spacy_model)
+    entities = msg.get(ENTITIES, [])
+    assert [e["value"] for e in entities] == values
+    for e in entities:
+        assert " " not in text[e["start"] : e["end"]] and text[e["start"] : e["end"]]
+
+
+def test_typing_slips_are_counted_and_ties_are_not_guessed():
+    assert typing_distance("diazepam", "diazepam", 1) == 0
+    assert typing_distance("diazpeam", "diazepam", 1) == 1  # a swap is one slip
+    assert typing_distance("dizpam", "diazepam", 1) == 2  # over the limit: limit + 1
+    assert closest_medication("valiumm", {"valium": "valium"}) == "valium"
+    assert closest_medication("pinss", {"pins": "klonopin"}) is None  # short words are never guessed
+    assert closest_medication("medicine", {"medicina": "a", "medicino": "b"}) is None  # a tie
+    assert closest_medication("medicine", {"medicina": "a", "medicino": "a"}) == "a"
 
 
 @pytest.mark.parametrize("text", SAFETY["crisis"])
