@@ -99,9 +99,8 @@ class Misspellings:
         return next(iter(keys)) if len(keys) == 1 else None
 
 
-def closest_medication(word: str, names: dict[str, str]) -> str | None:
-    """The catalogue key `word` (lowercase) is a typing slip of, among `names`, if one is closest."""
-    return Misspellings(names).closest(word)
+def entity(value: str, start: int, end: int) -> dict[str, Any]:
+    return {"entity": ENTITY, "value": value, "start": start, "end": end, "confidence": 1.0}
 
 
 @DefaultV1Recipe.register(
@@ -139,13 +138,7 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
             if doc is None:  # e.g. an empty text
                 continue
             found = [
-                {
-                    "entity": ENTITY,
-                    "value": ent.ent_id_ or ent.text.lower(),
-                    "start": ent.start_char,
-                    "end": ent.end_char,
-                    "confidence": 1.0,
-                }
+                entity(ent.ent_id_ or ent.text.lower(), ent.start_char, ent.end_char)
                 for ent in doc.ents
                 if ent.label_ == SPACY_LABEL
             ]
@@ -154,15 +147,7 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
                 for token in doc:
                     key = None if token.i in ruled else misspellings.closest(token.lower_)
                     if key is not None:
-                        found.append(
-                            {
-                                "entity": ENTITY,
-                                "value": key,
-                                "start": token.idx,
-                                "end": token.idx + len(token.text),
-                                "confidence": 1.0,
-                            }
-                        )
+                        found.append(entity(key, token.idx, token.idx + len(token.text)))
             if found:
                 message.set(
                     ENTITIES,

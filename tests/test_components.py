@@ -11,7 +11,7 @@ from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from components.medication_extractor import MedicationEntityExtractor, closest_medication, typing_distance
+from components.medication_extractor import MedicationEntityExtractor, Misspellings, typing_distance
 from components.safety_net import SafetyNet, load_patterns, load_together
 from components.second_opinion import SecondOpinionClassifier, blend
 from scripts.build_spacy_model import build
@@ -104,10 +104,10 @@ def test_typing_slips_are_counted_and_ties_are_not_guessed():
     assert typing_distance("diazepam", "diazepam", 1) == 0
     assert typing_distance("diazpeam", "diazepam", 1) == 1  # a swap is one slip
     assert typing_distance("dizpam", "diazepam", 1) == 2  # over the limit: limit + 1
-    assert closest_medication("valiumm", {"valium": "valium"}) == "valium"
-    assert closest_medication("pinss", {"pins": "klonopin"}) is None  # short words are never guessed
-    assert closest_medication("medicine", {"medicina": "a", "medicino": "b"}) is None  # a tie
-    assert closest_medication("medicine", {"medicina": "a", "medicino": "a"}) == "a"
+    assert Misspellings({"valium": "valium"}).closest("valiumm") == "valium"
+    assert Misspellings({"pins": "klonopin"}).closest("pinss") is None  # short words are never guessed
+    assert Misspellings({"medicina": "a", "medicino": "b"}).closest("medicine") is None  # a tie
+    assert Misspellings({"medicina": "a", "medicino": "a"}).closest("medicine") == "a"
 
 
 @pytest.mark.parametrize("text", SAFETY["crisis"])
