@@ -27,12 +27,14 @@ MESSAGE_SETS = [
     ("realistic", ROOT / "tests" / "realistic_nlu.yml", ROOT / "tests" / "realistic_conversations.yml"),
     ("fresh", ROOT / "tests" / "fresh_nlu.yml", None),
     ("unseen", ROOT / "tests" / "unseen_nlu.yml", None),
+    ("session 16", ROOT / "tests" / "s16_nlu.yml", None),
 ]
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
     ("realistic safety", ROOT / "tests" / "realistic_safety.yml", "overdose_now", "look_alikes"),
     ("fresh safety", ROOT / "tests" / "fresh_safety.yml", "overdose_now", "look_alikes"),
     ("unseen safety", ROOT / "tests" / "unseen_safety.yml", "overdose_now", "look_alikes"),
+    ("session 16 safety", ROOT / "tests" / "s16_safety.yml", "overdose_now", "look_alikes"),
 ]
 FALLBACK = "nlu_fallback"
 
