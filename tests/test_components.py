@@ -151,6 +151,13 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "he keeps stopping breathing for a few seconds",
     "my girlfriend quits breathing every little while after her pills",
     "i don't want to be here anymore, i'm going to take all my pills",
+    # session 16: plans told by what will be swallowed, farewell notes, hopelessness, "stop my heart"
+    "i'm going to swallow the whole packet tonight",
+    "gonna take all my klonopin at once and be done",
+    "i've written my goodbye notes",
+    "honestly i don't see the point anymore",
+    "how much klonopin would it take to stop my heart",
+    "my chest feels like it's being crushed after the fent",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -171,6 +178,9 @@ OVERDOSE_LOOK_ALIKES = [
     "dont wanna go see a doctor about my kpins, is that bad",
     "my son doesnt want to go into rehab, what are his options",
     "what do i do if my roommate ever stops breathing after using",
+    "i don't see the point of taking clonidine",
+    "can benzos and opioids together stop your breathing",
+    "should i take all my suboxone in the morning",
 ]
 
 
