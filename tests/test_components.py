@@ -158,6 +158,10 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "honestly i don't see the point anymore",
     "how much klonopin would it take to stop my heart",
     "my chest feels like it's being crushed after the fent",
+    "she only takes a breath once every few seconds",
+    "he's making gurgling noises on the couch",
+    "i can't get her to wake, she nodded out an hour ago",
+    "he won't open his eyes",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -181,6 +185,8 @@ OVERDOSE_LOOK_ALIKES = [
     "i don't see the point of taking clonidine",
     "can benzos and opioids together stop your breathing",
     "should i take all my suboxone in the morning",
+    "how many breaths a minute is normal when sleeping",
+    "i can't open my eyes in the morning, is that withdrawal",
 ]
 
 
