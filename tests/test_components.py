@@ -162,6 +162,7 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "he's making gurgling noises on the couch",
     "i can't get her to wake, she nodded out an hour ago",
     "he won't open his eyes",
+    "she won't answer me and she's cold",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -187,6 +188,8 @@ OVERDOSE_LOOK_ALIKES = [
     "should i take all my suboxone in the morning",
     "how many breaths a minute is normal when sleeping",
     "i can't open my eyes in the morning, is that withdrawal",
+    "that doesn't answer my question",
+    "you didn't answer the question",
 ]
 
 
@@ -224,6 +227,11 @@ def test_dosing_patterns(spacy_model, safety_net, text):
 @pytest.mark.parametrize("text", SAFETY["not_dosing"])
 def test_dosing_patterns_leave_look_alikes_alone(spacy_model, safety_net, text):
     assert safety_net.matched_labels(spacy_model.model(text.lower())) == []
+
+
+def test_an_ordinal_before_a_medicine_is_not_a_dose(spacy_model, safety_net):
+    assert safety_net.matched_labels(spacy_model.model("why did the first percocet feel so good")) == []
+    assert safety_net.matched_labels(spacy_model.model("can i take 2 valium")) == ["DOSING"]
 
 
 def test_crisis_wins_over_dosing(spacy_model, safety_net):
