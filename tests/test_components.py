@@ -229,6 +229,21 @@ def test_dosing_patterns_leave_look_alikes_alone(spacy_model, safety_net, text):
     assert safety_net.matched_labels(spacy_model.model(text.lower())) == []
 
 
+def test_no_training_example_of_another_intent_is_forced_to_crisis_or_dosing(spacy_model, safety_net):
+    # An example the patterns force is a message the assistant would answer with the emergency or
+    # the no-dose reply although the data says it means something else.
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    forced = {"CRISIS": "crisis", "DOSING": "ask_dosing"}
+    wrong = [
+        (m.get("intent"), m.get("text"), labels[0])
+        for m in load_data(str(ROOT / "data" / "nlu")).intent_examples
+        if (labels := safety_net.matched_labels(spacy_model.model(m.get("text").lower())))
+        and forced[labels[0]] != m.get("intent")
+    ]
+    assert wrong == []
+
+
 def test_an_ordinal_before_a_medicine_is_not_a_dose(spacy_model, safety_net):
     assert safety_net.matched_labels(spacy_model.model("why did the first percocet feel so good")) == []
     assert safety_net.matched_labels(spacy_model.model("can i take 2 valium")) == ["DOSING"]
