@@ -163,6 +163,17 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "i can't get her to wake, she nodded out an hour ago",
     "he won't open his eyes",
     "she won't answer me and she's cold",
+    "he downed all of his klonopin",
+    "i took every xanax in the bottle",
+    "his pulse keeps dropping, we mixed bars and dope",
+    "i can't hear him breathing",
+    "been trying to wake her for ten minutes",
+    "my wife is convulsing on the floor",
+    "my roommate looks purple",
+    "he did fent and now he's really hard to wake",
+    "sounds like she's gurgling",
+    "he's out cold after the pills",
+    "can barely keep my head up after the vals",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -190,6 +201,11 @@ OVERDOSE_LOOK_ALIKES = [
     "i can't open my eyes in the morning, is that withdrawal",
     "that doesn't answer my question",
     "you didn't answer the question",
+    "it's hard to wake up in the morning since i quit",
+    "my legs keep twitching and jerking at night in withdrawal",
+    "i've been feeling blue since i stopped",
+    "my heart is racing, is that normal in withdrawal",
+    "i took all my suboxone doses this week",
 ]
 
 
