@@ -245,6 +245,24 @@ def test_dosing_patterns_leave_look_alikes_alone(spacy_model, safety_net, text):
     assert safety_net.matched_labels(spacy_model.model(text.lower())) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("safety_phrases.yml", "crisis"),
+        ("realistic_safety.yml", "overdose_now"),
+        ("fresh_safety.yml", "overdose_now"),
+        ("unseen_safety.yml", "overdose_now"),
+        ("s16_safety.yml", "overdose_now"),
+    ],
+)
+def test_the_patterns_alone_catch_every_held_out_crisis(spacy_model, safety_net, name, key):
+    # The classifier catches some crises too, but a retrained classifier can lose them: the
+    # patterns must not depend on it (session 16: four were lost by a model trained on more data).
+    texts = yaml.safe_load((ROOT / "tests" / name).read_text(encoding="utf-8"))[key]
+    missed = [t for t in texts if safety_net.matched_labels(spacy_model.model(t.lower()))[:1] != ["CRISIS"]]
+    assert missed == []
+
+
 def test_no_training_example_of_another_intent_is_forced_to_crisis_or_dosing(spacy_model, safety_net):
     # An example the patterns force is a message the assistant would answer with the emergency or
     # the no-dose reply although the data says it means something else.
