@@ -323,6 +323,22 @@ def test_a_vetoed_look_alike_overrules_the_classifiers_crisis(spacy_model, safet
     assert "crisis" not in [r["name"] for r in msg.get(INTENT_RANKING_KEY)]
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("how long does naloxone last in the fridge", "nlu_fallback"),
+        ("should my mom carry narcan", "nlu_fallback"),
+        ("can you overdose on methadone", "nlu_fallback"),
+        ("he's still blue, does narcan work on fent", "crisis"),  # a crisis pattern elsewhere
+        ("i don't have narcan, what do i do", "crisis"),  # not a question asked ahead of time
+    ],
+)
+def test_naloxone_asked_ahead_of_time_is_not_a_crisis(spacy_model, safety_net, text, intent):
+    msg = message(text, spacy_model, intent="crisis")
+    safety_net.process([msg], spacy_model)
+    assert msg.get(INTENT)["name"] == intent
+
+
 def test_the_classifiers_crisis_stands_without_a_veto(spacy_model, safety_net):
     msg = message("please call someone for me", spacy_model, intent="crisis")
     safety_net.process([msg], spacy_model)
