@@ -263,7 +263,13 @@ def count_by_intent(examples: list[Any]) -> dict[str, int]:
 
 
 HELD_OUT_NLU = ["nlu_holdout.yml", "realistic_nlu.yml", "fresh_nlu.yml", "unseen_nlu.yml", "s16_nlu.yml"]
-HELD_OUT_SAFETY = ["safety_phrases.yml", "realistic_safety.yml", "fresh_safety.yml", "unseen_safety.yml", "s16_safety.yml"]
+HELD_OUT_SAFETY = [
+    "safety_phrases.yml",
+    "realistic_safety.yml",
+    "fresh_safety.yml",
+    "unseen_safety.yml",
+    "s16_safety.yml",
+]
 
 
 def test_held_out_phrasings_are_not_in_the_training_data():
