@@ -80,7 +80,7 @@ def test_one_conversation_on_both_servers_is_recorded_once_in_postgresql_and_sho
     assert [m.get("text") for m in say(1, prompt["no"]["payload"])] == [FEEDBACK_NO_REPLY]
     say(2, COMMENT)
     assert any(
-        b["payload"] == "/none_of_these" for m in say(3, "blorf znak quibble") for b in m.get("buttons") or []
+        b["payload"] == "/none_of_these" for m in say(3, "withdrawal pills thing") for b in m.get("buttons") or []
     )
     say(4, "/none_of_these")
     say(5, "how do i file my taxes")
@@ -106,8 +106,8 @@ def test_one_conversation_on_both_servers_is_recorded_once_in_postgresql_and_sho
     queue = [q for q in recorded(stack, "faq_queue", sender) if q["text"] != COMMENT]
     assert [(q["reason"], q["text"], q["comment"]) for q in queue] == [
         (schema.REASON_NOT_HELPFUL, "does valium help with opioid withdrawal", COMMENT),
-        (schema.REASON_DID_YOU_MEAN, "blorf znak quibble", None),
-        (schema.REASON_NONE_OF_THESE, "blorf znak quibble", None),
+        (schema.REASON_DID_YOU_MEAN, "withdrawal pills thing", None),
+        (schema.REASON_NONE_OF_THESE, "withdrawal pills thing", None),
         (schema.REASON_OUT_OF_SCOPE, "how do i file my taxes", None),
     ]
     with stack.database() as connection, connection.cursor() as cursor:
@@ -118,7 +118,7 @@ def test_one_conversation_on_both_servers_is_recorded_once_in_postgresql_and_sho
     http, page = logged_in(stack)
     phrasings = re.findall(r'<span class="text">([^<]*)</span>', page)
     assert phrasings.count("how do i file my taxes") == 1
-    assert phrasings.count("blorf znak quibble") == 2 and "asked 2\u00d7" in page  # one group of two
+    assert phrasings.count("withdrawal pills thing") == 2 and "asked 2\u00d7" in page  # one group of two
     assert phrasings.count("does valium help with opioid withdrawal") == 1
     assert f"They were looking for: {COMMENT}" in page
     stats = http.get(console_url(stack) + "/api/stats?days=7", timeout=10).json()

@@ -115,15 +115,15 @@ def test_examples_are_appended_to_the_intent_in_its_own_file_as_a_small_diff(pro
 def test_duplicates_are_skipped_in_any_intent_and_within_the_batch(project):
     files = NluFiles(project)
     existing = examples_of(project, "ask_withdrawal_symptoms")[3]  # "what are the symptoms of ..."
-    annotated = "does [valium](medication) help with opioid withdrawal"  # in the file, annotated
+    annotated = "do [benzos](medication) help with opioid withdrawal"  # in the file, annotated
     result = files.add_examples(
         "ask_med_helps",
-        [existing.upper(), "does valium help with opioid withdrawal", "brand new one", "Brand  new one"],
+        [existing.upper(), "do benzos help with opioid withdrawal", "brand new one", "Brand  new one"],
     )
     assert result.added == ["brand new one"]
     reasons = dict(result.skipped)
     assert reasons[existing.upper()] == "already an example of ask_withdrawal_symptoms"
-    assert reasons["does valium help with opioid withdrawal"] == "already an example of ask_med_helps"
+    assert reasons["do benzos help with opioid withdrawal"] == "already an example of ask_med_helps"
     assert annotated in nlu(project, "medications.yml")
     assert files.add_examples("ask_med_helps", ["brand new one"]).added == []
 

@@ -69,15 +69,15 @@ def test_a_no_with_its_comment_is_queued(recording):
 def test_did_you_mean_none_of_these_and_out_of_scope_are_queued(recording):
     servers, db = recording
     sender = "rec-missed"
-    suggestions = servers.say(sender, "blorf znak quibble")
+    suggestions = servers.say(sender, "withdrawal pills thing")
     assert any(b["payload"] == "/none_of_these" for m in suggestions for b in m.get("buttons") or [])
     servers.say(sender, "/none_of_these")
     servers.say(sender, "how do i file my taxes")
 
     queue = rows(db, "faq_queue", sender)
     assert [(q["reason"], q["text"]) for q in queue] == [
-        (schema.REASON_DID_YOU_MEAN, "blorf znak quibble"),
-        (schema.REASON_NONE_OF_THESE, "blorf znak quibble"),
+        (schema.REASON_DID_YOU_MEAN, "withdrawal pills thing"),
+        (schema.REASON_NONE_OF_THESE, "withdrawal pills thing"),
         (schema.REASON_OUT_OF_SCOPE, "how do i file my taxes"),
     ]
     assert all("nlu_fallback" not in q["guesses"] for q in queue)
