@@ -80,7 +80,9 @@ def test_one_conversation_on_both_servers_is_recorded_once_in_postgresql_and_sho
     assert [m.get("text") for m in say(1, prompt["no"]["payload"])] == [FEEDBACK_NO_REPLY]
     say(2, COMMENT)
     assert any(
-        b["payload"] == "/none_of_these" for m in say(3, "withdrawal pills thing") for b in m.get("buttons") or []
+        b["payload"] == "/none_of_these"
+        for m in say(3, "withdrawal pills thing")
+        for b in m.get("buttons") or []
     )
     say(4, "/none_of_these")
     say(5, "how do i file my taxes")
