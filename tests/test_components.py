@@ -15,6 +15,7 @@ from components.medication_extractor import MedicationEntityExtractor, Misspelli
 from components.safety_net import SafetyNet, load_patterns, load_together
 from components.second_opinion import SecondOpinionClassifier, blend
 from scripts.build_spacy_model import build
+from scripts.evaluate import SAFETY_SETS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFETY = yaml.safe_load((ROOT / "tests" / "safety_phrases.yml").read_text(encoding="utf-8"))
@@ -245,20 +246,11 @@ def test_dosing_patterns_leave_look_alikes_alone(spacy_model, safety_net, text):
     assert safety_net.matched_labels(spacy_model.model(text.lower())) == []
 
 
-@pytest.mark.parametrize(
-    ("name", "key"),
-    [
-        ("safety_phrases.yml", "crisis"),
-        ("realistic_safety.yml", "overdose_now"),
-        ("fresh_safety.yml", "overdose_now"),
-        ("unseen_safety.yml", "overdose_now"),
-        ("s16_safety.yml", "overdose_now"),
-    ],
-)
-def test_the_patterns_alone_catch_every_held_out_crisis(spacy_model, safety_net, name, key):
+@pytest.mark.parametrize(("name", "path", "key", "_"), SAFETY_SETS, ids=[s[0] for s in SAFETY_SETS])
+def test_the_patterns_alone_catch_every_held_out_crisis(spacy_model, safety_net, name, path, key, _):
     # The classifier catches some crises too, but a retrained classifier can lose them: the
     # patterns must not depend on it (session 16: four were lost by a model trained on more data).
-    texts = yaml.safe_load((ROOT / "tests" / name).read_text(encoding="utf-8"))[key]
+    texts = yaml.safe_load(path.read_text(encoding="utf-8"))[key]
     missed = [t for t in texts if safety_net.matched_labels(spacy_model.model(t.lower()))[:1] != ["CRISIS"]]
     assert missed == []
 
