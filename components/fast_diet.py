@@ -5,12 +5,15 @@ most of it TensorFlow's per-call overhead around a tiny graph run for one messag
 NumPy on the loaded weights gives the same confidences for a fraction of the CPU
 (docs/performance.md, section 6).
 
-Training, persistence and loading are DIETClassifier's; only `self.model.run_inference` is replaced
-at prediction time, by the NumPy pass in overrides/numpy_diet.py (which reads the weights out of
-Rasa's private layer attributes: see overrides/README.md). Whenever those weights cannot be read
-for any reason (a part the NumPy pass does not implement, a layer laid out differently, an error of
-any kind), or the override is switched off (RASA_OVERRIDES_DISABLE=numpy_diet), the component
-predicts exactly as DIETClassifier does, with TensorFlow, after a logged warning. Parity with the
+Training is DIETClassifier's, and so are Rasa's persisted files; beside them `persist` saves the
+NumPy weights (one `.npz`, read back without TensorFlow or pickle), so that a server process loads
+the classifier without ever building the TensorFlow model (about 135 MB per process that
+predictions never used: docs/performance.md). The weights are read out of Rasa's private layer
+attributes by overrides/numpy_diet.py (see overrides/README.md). Whenever they cannot be read or
+saved for any reason (a part the NumPy pass does not implement, a layer laid out differently, a
+model trained before the file existed, an error of any kind), or the override is switched off
+(RASA_OVERRIDES_DISABLE=numpy_diet), the component loads and predicts exactly as DIETClassifier
+does, with TensorFlow, after a logged warning. Parity with the
 TF path is tested in tests/test_fast_diet.py.
 """
 
@@ -20,6 +23,7 @@ import contextlib
 import ctypes
 import gc
 import logging
+from pathlib import Path
 from typing import Any, TypeVar
 
 from rasa.engine.graph import ExecutionContext
@@ -29,10 +33,11 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.utils import train_utils
 from rasa.utils.tensorflow.models import RasaModel
 
 import overrides
-from overrides.numpy_diet import NumpyDIET
+from overrides.numpy_diet import NumpyDIET, UnsupportedDIETModel
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +88,94 @@ class FastDIETClassifier(DIETClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> FastDIETClassifier:
-        """Loads as DIETClassifier does, then extracts the weights once.
+        """Loads the NumPy weights saved at training, without building the TensorFlow model.
 
-        When the NumPy path serves every prediction, the TensorFlow model is let go: about 70 MB
-        per server process that nothing would use again (not when loading to fine-tune).
+        Building DIET's TensorFlow model (and running it once, as Rasa does to restore its
+        weights) leaves about 135 MB per server process that predictions never use again
+        (docs/performance.md). A model trained by this component carries the NumPy weights
+        beside Rasa's files (`persist`), so a server process never touches TensorFlow. Loaded
+        as DIETClassifier loads (and the weights then extracted from the TF model, which is let
+        go) when fine-tuning, when the TF model is asked for (`KEEP_TENSORFLOW_MODEL`), when
+        numpy_diet is switched off, or when the file is missing or unreadable (a model trained
+        before it existed).
         """
+        if not (
+            execution_context.is_finetuning
+            or cls.KEEP_TENSORFLOW_MODEL
+            or not overrides.enabled("numpy_diet")
+        ):
+            component = cls._load_without_tensorflow(config, model_storage, resource, execution_context)
+            if component is not None:
+                return component
         component = super().load(config, model_storage, resource, execution_context, **kwargs)
         if component.prepare_numpy_forward() and not (
             execution_context.is_finetuning or cls.KEEP_TENSORFLOW_MODEL
         ):
             component.release_tensorflow_model()
         return component
+
+    @classmethod
+    def weights_file(cls, model_path: Path) -> Path:
+        return model_path / f"{cls.__name__}.numpy_weights.npz"
+
+    @classmethod
+    def _load_without_tensorflow(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> FastDIETClassifier | None:
+        """As DIETClassifier._load, with the saved NumPy weights in place of the TF model; None
+        when there are none to read (the caller then loads the TF model)."""
+        try:
+            NumpyDIET.check_config(config)
+        except UnsupportedDIETModel:
+            return None  # the TF model is loaded, and the reason logged when it is examined
+        try:
+            with model_storage.read_from(resource) as model_path:
+                weights = cls.weights_file(model_path)
+                if not weights.exists():
+                    logger.info(f"{cls.__name__}: no saved NumPy weights; loading the TensorFlow model.")
+                    return None
+                numpy_diet = NumpyDIET.load(weights)
+                # Rasa's own reader of the labels and feature sizes (the data example and label
+                # data it also returns only build the TF model).
+                index_label_id_mapping, entity_tag_specs, _, _, sparse_feature_sizes = cls._load_from_files(
+                    model_path
+                )
+        except Exception as reason:  # anything unreadable: the TensorFlow model, as DIET loads
+            logger.warning(
+                f"{cls.__name__}: saved NumPy weights not read ({type(reason).__name__}: {reason}); "
+                f"loading the TensorFlow model instead."
+            )
+            return None
+        config = train_utils.update_similarity_type(train_utils.update_confidence_type(config))
+        component = cls(
+            config=config,
+            model_storage=model_storage,
+            resource=resource,
+            execution_context=execution_context,
+            index_label_id_mapping=index_label_id_mapping,
+            entity_tag_specs=entity_tag_specs,
+            model=None,
+            sparse_feature_sizes=sparse_feature_sizes,
+        )
+        component._numpy_diet = numpy_diet
+        return component
+
+    def persist(self) -> None:
+        """Rasa's files, and the NumPy weights beside them for servers to load without TensorFlow."""
+        super().persist()
+        if self.model is None:
+            return
+        try:
+            numpy_diet = NumpyDIET.from_model(self.model, self.component_config)
+        except Exception as reason:  # a model the NumPy pass does not read: served by TensorFlow
+            logger.info(f"{self.__class__.__name__}: no NumPy weights saved ({reason}).")
+            return
+        with self._model_storage.write_to(self._resource) as model_path:
+            numpy_diet.save(self.weights_file(model_path))
 
     def release_tensorflow_model(self) -> None:
         """Drops the TF model (the NumPy weights are all predictions need) and returns the memory."""

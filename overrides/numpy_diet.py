@@ -40,9 +40,12 @@ tests/test_fast_diet.py.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -349,6 +352,14 @@ class NumpyDIET:
     similarity_type: str
     softmax_confidence: bool
 
+    @staticmethod
+    def check_config(component_config: dict[str, Any]) -> None:
+        """Raises UnsupportedDIETModel for a configuration the NumPy pass cannot serve."""
+        if not component_config.get(INTENT_CLASSIFICATION):
+            raise UnsupportedDIETModel("intent_classification is off: there is no intent to compute")
+        if component_config.get(ENTITY_RECOGNITION):
+            raise UnsupportedDIETModel("entity_recognition (the CRF) is not implemented")
+
     @classmethod
     def from_model(cls, model: RasaModel, component_config: dict[str, Any]) -> NumpyDIET:
         """Extracts the weights of a trained or loaded `DIET` model.
@@ -356,9 +367,8 @@ class NumpyDIET:
         Raises:
             UnsupportedDIETModel: the configuration or the network has a part not implemented here.
         """
-        if not component_config.get(INTENT_CLASSIFICATION):
-            raise UnsupportedDIETModel("intent_classification is off: there is no intent to compute")
-        if component_config.get(ENTITY_RECOGNITION) or model.config.get(ENTITY_RECOGNITION):
+        cls.check_config(component_config)
+        if model.config.get(ENTITY_RECOGNITION):
             raise UnsupportedDIETModel("entity_recognition (the CRF) is not implemented")
 
         _check_keys(
@@ -472,6 +482,30 @@ class NumpyDIET:
         similarities = labels @ text_embed
         return softmax(similarities) if self.softmax_confidence else similarities
 
+    def save(self, path: Path) -> None:
+        """Writes the weights and the layout to one `.npz` file (`NumpyDIET.load` reads it back)."""
+        arrays: dict[str, Array] = {}
+        structure = {"format": WEIGHTS_FORMAT, "model": _encode(self, arrays, "w")}
+        with path.open("wb") as file:  # np.savez would append ".npz" to a name without it
+            np.savez(file, **{STRUCTURE_KEY: np.array(json.dumps(structure))}, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> NumpyDIET:
+        """Reads what `save` wrote, without TensorFlow and without unpickling anything.
+
+        Raises:
+            UnsupportedDIETModel: the file is of another format version or not a saved NumpyDIET.
+        """
+        with np.load(path, allow_pickle=False) as stored:
+            structure = json.loads(str(stored[STRUCTURE_KEY]))
+            if structure.get("format") != WEIGHTS_FORMAT:
+                raise UnsupportedDIETModel(f"{path.name}: weights format {structure.get('format')!r}")
+            arrays = {name: stored[name] for name in stored.files if name != STRUCTURE_KEY}
+        model = _decode(structure["model"], arrays)
+        if not isinstance(model, cls):
+            raise UnsupportedDIETModel(f"{path.name}: holds a {type(model).__name__}, not a NumpyDIET")
+        return model
+
     def run_inference(self, model_data: RasaModelData) -> dict[str, Any]:
         """Stands in for `DIET.run_inference` on the model data of one message."""
         text = model_data.data[TEXT]
@@ -499,3 +533,47 @@ class NumpyDIET:
             },
             "i_scores": confidences[np.newaxis],
         }
+
+
+# ------------------------------------------------- saving the weights beside Rasa's own files
+
+# Bumped whenever the layout of the classes below changes: an older file is then not read (the
+# component loads the TensorFlow model instead, as for a model trained before the file existed).
+WEIGHTS_FORMAT = 1
+STRUCTURE_KEY = "__structure__"
+_SAVED_CLASSES: dict[str, type] = {
+    c.__name__: c for c in (Dense, LayerNorm, FeatureTypeCombiner, EncoderLayer, Encoder, NumpyDIET)
+}
+
+
+def _encode(value: Any, arrays: dict[str, Array], key: str) -> Any:
+    """`value` as JSON, its arrays moved into `arrays` under keys derived from `key`."""
+    if dataclasses.is_dataclass(value) and type(value).__name__ in _SAVED_CLASSES:
+        return {
+            "class": type(value).__name__,
+            "fields": {
+                f.name: _encode(getattr(value, f.name), arrays, f"{key}.{f.name}")
+                for f in dataclasses.fields(value)
+            },
+        }
+    if isinstance(value, np.ndarray):
+        arrays[key] = value
+        return {"array": key}
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(item, arrays, f"{key}.{i}") for i, item in enumerate(value)]}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"{key}: cannot save a {type(value).__name__}")
+
+
+def _decode(node: Any, arrays: dict[str, Array]) -> Any:
+    if isinstance(node, dict) and "class" in node:
+        if node["class"] not in _SAVED_CLASSES:
+            raise UnsupportedDIETModel(f"unknown layer {node['class']!r} in the saved weights")
+        fields = {name: _decode(value, arrays) for name, value in node["fields"].items()}
+        return _SAVED_CLASSES[node["class"]](**fields)
+    if isinstance(node, dict) and "array" in node:
+        return np.ascontiguousarray(arrays[node["array"]])
+    if isinstance(node, dict) and "tuple" in node:
+        return tuple(_decode(item, arrays) for item in node["tuple"])
+    return node

@@ -11,6 +11,8 @@ refuses (entity recognition, relative attention: served by TensorFlow, with a wa
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import logging
 import random
 import shutil
@@ -37,6 +39,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import LABEL
 
 from components.fast_diet import FastDIETClassifier, sharing_model
+from overrides.numpy_diet import STRUCTURE_KEY, WEIGHTS_FORMAT
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "assistant.tar.gz"
@@ -290,6 +293,96 @@ def test_trained_and_loaded_fast_diet_matches_tensorflow(tmp_path, training_mess
     largest, count = compare(as_plain_diet(loaded), loaded, messages)
     print(f"\nmodel trained here, loaded: {count} texts, largest difference {largest:.2e}")
 
+    # As a server loads it: the weights saved at training, no TensorFlow model built at all.
+    assert weights_file(tmp_path).exists()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FastDIETClassifier, "_load_model", refuse("the TensorFlow model was built"))
+        served = load(keep_tensorflow=False)
+    assert served.model is None and served.uses_numpy_path
+    assert_same_weights(served._numpy_diet, loaded._numpy_diet)
+    assert served.index_label_id_mapping == loaded.index_label_id_mapping
+    assert served._sparse_feature_sizes == loaded._sparse_feature_sizes
+    assert served.component_config == loaded.component_config
+    compare(as_plain_diet(loaded), served, messages)
+
+
+def weights_file(storage: Path) -> Path:
+    """Where `train` below stores the NumPy weights (its resource is named "fast_diet")."""
+    return FastDIETClassifier.weights_file(storage / "fast_diet")
+
+
+def refuse(what: str) -> Callable[..., Any]:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(what)
+
+    return refused
+
+
+def assert_same_weights(ours: Any, theirs: Any, where: str = "NumpyDIET") -> None:
+    """Two NumpyDIETs hold the same layout and bit-identical arrays."""
+    assert type(ours) is type(theirs), where
+    if dataclasses.is_dataclass(ours):
+        for field in dataclasses.fields(ours):
+            name = f"{where}.{field.name}"
+            assert_same_weights(getattr(ours, field.name), getattr(theirs, field.name), name)
+    elif isinstance(ours, np.ndarray):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape, where
+        assert np.array_equal(ours, theirs), where
+    elif isinstance(ours, tuple):
+        assert len(ours) == len(theirs), where
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            assert_same_weights(a, b, f"{where}[{i}]")
+    else:
+        assert ours == theirs, where
+
+
+@pytest.mark.model
+def test_a_model_without_saved_weights_loads_through_tensorflow(tmp_path, training_messages, project) -> None:
+    """A model trained before the weights were saved (no file): TF model built, weights extracted,
+    TF let go; the same predictions."""
+    trained, load = train(tmp_path, training_messages[::2], epochs=1)
+    weights_file(tmp_path).unlink()
+    served = load(keep_tensorflow=False)
+    assert served.model is None and served.uses_numpy_path  # extracted from TF, then let go
+    compare(as_plain_diet(trained), served, project[2](holdout_texts()[::5]))
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("damage", ["not a zip", "another format", "unknown layer", "truncated"])
+def test_unreadable_saved_weights_fall_back_to_tensorflow(
+    tmp_path, training_messages, project, caplog, damage
+) -> None:
+    trained, load = train(tmp_path, training_messages[::2], epochs=1)
+    path = weights_file(tmp_path)
+    if damage == "not a zip":
+        path.write_bytes(b"not weights")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:2000])
+    else:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        structure = json.loads(str(arrays.pop(STRUCTURE_KEY)))
+        if damage == "another format":
+            structure["format"] = WEIGHTS_FORMAT + 1
+        else:
+            structure["model"]["class"] = "os.system"
+        with path.open("wb") as file:
+            np.savez(file, **{STRUCTURE_KEY: np.array(json.dumps(structure))}, **arrays)
+    with caplog.at_level(logging.WARNING, logger="components.fast_diet"):
+        served = load(keep_tensorflow=False)
+    assert any("TensorFlow model instead" in r.getMessage() for r in caplog.records)
+    assert served.model is None and served.uses_numpy_path  # extracted from TF, then let go
+    compare(as_plain_diet(trained), served, project[2](holdout_texts()[::7]))
+
+
+@pytest.mark.model
+def test_switched_off_loads_the_tensorflow_model(tmp_path, training_messages, monkeypatch) -> None:
+    _, load = train(tmp_path, training_messages[::2], epochs=1)
+    assert weights_file(tmp_path).exists()
+    monkeypatch.setenv("RASA_OVERRIDES_DISABLE", "numpy_diet")
+    served = load(keep_tensorflow=False)
+    assert served.model is not None and not served.uses_numpy_path
+
 
 @pytest.mark.model
 def test_other_supported_configurations_match_tensorflow(tmp_path, project) -> None:
@@ -297,7 +390,7 @@ def test_other_supported_configurations_match_tensorflow(tmp_path, project) -> N
     sizes (so the unify-dims layers exist), margin loss (cosine similarity, raw confidences)."""
     messages = labelled(project[2], training_examples()[::6])
     with_dense_features(messages, sequence_units=8, sentence_units=5)
-    fast, _ = train(
+    fast, load = train(
         tmp_path,
         messages,
         epochs=2,
@@ -319,6 +412,11 @@ def test_other_supported_configurations_match_tensorflow(tmp_path, project) -> N
     test_messages = project[2](holdout_texts()[::6])
     with_dense_features(test_messages, sequence_units=8, sentence_units=5)
     compare(as_plain_diet(fast), fast, test_messages)
+    # What a server loads: the saved weights, bit for bit the ones read from the TF model.
+    served = load(keep_tensorflow=False)
+    assert served.model is None
+    assert_same_weights(served._numpy_diet, numpy_diet)
+    compare(as_plain_diet(fast), served, test_messages)
 
 
 @pytest.mark.model
@@ -354,8 +452,10 @@ def test_unsupported_configuration_falls_back_to_tensorflow(
     for message in messages:
         message.set(ENTITIES, [])
     _, load = train(tmp_path, messages, epochs=1, **options)
+    if "relative" in reason:  # refused at training: no weights saved
+        assert not weights_file(tmp_path).exists()
     with caplog.at_level(logging.WARNING, logger="components.fast_diet"):
-        loaded = load()
+        loaded = load(keep_tensorflow=False)
     assert not loaded.uses_numpy_path
     assert any(reason in r.getMessage() and "TensorFlow" in r.getMessage() for r in caplog.records)
 
