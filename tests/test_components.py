@@ -175,6 +175,7 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "sounds like she's gurgling",
     "he's out cold after the pills",
     "can barely keep my head up after the vals",
+    "you didnt answer, my friend wont wake up",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -202,6 +203,9 @@ OVERDOSE_LOOK_ALIKES = [
     "i can't open my eyes in the morning, is that withdrawal",
     "that doesn't answer my question",
     "you didn't answer the question",
+    "nah u didnt answer nothing",
+    "you still didnt answer what i asked",
+    "it doesnt answer anything",
     "it's hard to wake up in the morning since i quit",
     "my legs keep twitching and jerking at night in withdrawal",
     "i've been feeling blue since i stopped",
