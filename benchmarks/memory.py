@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import threading
 import time
@@ -26,6 +25,7 @@ import yaml
 
 from benchmarks import load
 from benchmarks.__main__ import HERE, ROOT, assistant, server_env, side_envs
+from benchmarks.servers import process_memory_bytes
 
 MB = 2**20
 
@@ -38,31 +38,6 @@ class Sample:
     @property
     def total(self) -> int:
         return sum(self.pss.values())
-
-
-def pss_bytes(pid: int) -> int:
-    """The process's proportional set size (0 if it has gone)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def group_members(pgids: set[int]) -> list[int]:
-    """Process ids in these process groups, in the order they were started (ascending ids)."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) in pgids:
-                    members.append(int(entry.name))
-            except OSError:
-                continue
-    return sorted(members)
 
 
 def peak(samples: list[Sample]) -> Sample:
@@ -105,8 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         def sample() -> None:
             while not done.is_set():
                 if running.processes:
-                    pids = group_members({p.pid for p in running.processes})
-                    samples.append(Sample(time.monotonic() - began, {pid: pss_bytes(pid) for pid in pids}))
+                    memory = process_memory_bytes({p.pid for p in running.processes})
+                    pss = {pid: memory[pid][1] for pid in sorted(memory)}  # in the order started
+                    samples.append(Sample(time.monotonic() - began, pss))
                 done.wait(0.25)
 
         sampler = threading.Thread(target=sample, daemon=True)

@@ -63,14 +63,9 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def group_memory_bytes(pgids: list[int]) -> tuple[int, int]:
-    """Resident and proportional memory (RSS, PSS) of every process in these process groups.
-
-    RSS counts a page shared by several processes (a forked worker's pages it has not written to,
-    a library both servers load) once in each; PSS splits it among them, so the PSS of a group adds
-    up to the memory it takes. Both are reported; the memory target compares PSS.
-    """
-    rss = pss = 0
+def process_memory_bytes(pgids: list[int] | set[int]) -> dict[int, tuple[int, int]]:
+    """Resident and proportional memory (RSS, PSS) of each process in these process groups, by pid."""
+    memory = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -80,15 +75,24 @@ def group_memory_bytes(pgids: list[int]) -> tuple[int, int]:
             # Fields after the command name: state, ppid, pgrp, ..., rss is field 24 (index 21 here).
             if int(fields[2]) not in pgids:
                 continue
-            rss += int(fields[21]) * PAGE_SIZE
+            rss = int(fields[21]) * PAGE_SIZE
             with open(f"/proc/{entry.name}/smaps_rollup", encoding="ascii") as handle:
-                for line in handle:
-                    if line.startswith("Pss:"):
-                        pss += int(line.split()[1]) * 1024
-                        break
-        except (OSError, ValueError, IndexError):
+                pss = next(int(line.split()[1]) * 1024 for line in handle if line.startswith("Pss:"))
+        except (OSError, ValueError, IndexError, StopIteration):
             continue
-    return rss, pss
+        memory[int(entry.name)] = (rss, pss)
+    return memory
+
+
+def group_memory_bytes(pgids: list[int]) -> tuple[int, int]:
+    """Resident and proportional memory (RSS, PSS) summed over every process in these process groups.
+
+    RSS counts a page shared by several processes (a forked worker's pages it has not written to,
+    a library both servers load) once in each; PSS splits it among them, so the PSS of a group adds
+    up to the memory it takes. Both are reported; the memory target compares PSS.
+    """
+    memory = process_memory_bytes(pgids).values()
+    return sum(rss for rss, _ in memory), sum(pss for _, pss in memory)
 
 
 @dataclass

@@ -7,7 +7,7 @@ NumPy on the loaded weights gives the same confidences for a fraction of the CPU
 
 Training is DIETClassifier's, and so are Rasa's persisted files; beside them `persist` saves the
 NumPy weights (one `.npz`, read back without TensorFlow or pickle), so that a server process loads
-the classifier without ever building the TensorFlow model (about 135 MB per process that
+the classifier without ever building the TensorFlow model (about 160 MB per worker that
 predictions never used: docs/performance.md). The weights are read out of Rasa's private layer
 attributes by overrides/numpy_diet.py (see overrides/README.md). Whenever they cannot be read or
 saved for any reason (a part the NumPy pass does not implement, a layer laid out differently, a
@@ -91,7 +91,7 @@ class FastDIETClassifier(DIETClassifier):
         """Loads the NumPy weights saved at training, without building the TensorFlow model.
 
         Building DIET's TensorFlow model (and running it once, as Rasa does to restore its
-        weights) leaves about 135 MB per server process that predictions never use again
+        weights) leaves about 160 MB per worker that predictions never use again
         (docs/performance.md). A model trained by this component carries the NumPy weights
         beside Rasa's files (`persist`), so a server process never touches TensorFlow. Loaded
         as DIETClassifier loads (and the weights then extracted from the TF model, which is let
