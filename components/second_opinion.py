@@ -16,9 +16,13 @@ blend never turns another prediction into one of them: a crisis is DIET's or the
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import (
     INTENT,
@@ -28,6 +32,8 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+
+logger = logging.getLogger(__name__)
 
 RANKING_LENGTH = 10
 
@@ -75,6 +81,49 @@ class SecondOpinionClassifier(LogisticRegressionClassifier):
             # Predictions the blend never changes.
             "keep_intents": ["crisis", "ask_dosing"],
         }
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SecondOpinionClassifier:
+        """As LogisticRegressionClassifier loads, also after Rasa's training cache renamed the node.
+
+        Rasa saves the coefficients as `<resource name>.skops` and reads that name back. A training
+        that restores this component from the cache under another node name (a component added
+        before it in config.yml shifts the names: `...SecondOpinionClassifier6` becomes `...8`)
+        packs the cached file under its old name, and Rasa's own load then fails on the model it
+        just trained. The one `.skops` file of the resource is read whatever its name.
+        """
+        import skops.io as sio
+
+        with model_storage.read_from(resource) as model_dir:
+            classifier_file = cls.coefficients_file(Path(model_dir), resource)
+            if classifier_file is None:  # as Rasa: nothing saved, an untrained classifier
+                logger.warning(f"{cls.__name__}: no saved coefficients in '{resource.name}'; not used.")
+                return cls.create(config, model_storage, resource, execution_context)
+            unknown_types = sio.get_untrusted_types(file=classifier_file)
+            if unknown_types:  # as Rasa: nothing but scikit-learn's own types is unpickled
+                logger.warning(
+                    f"{cls.__name__}: untrusted types {unknown_types} in {classifier_file}; not used."
+                )
+                return cls.create(config, model_storage, resource, execution_context)
+            component = cls(config, execution_context.node_name, model_storage, resource)
+            component.clf = sio.load(classifier_file, trusted=unknown_types)
+            return component
+
+    @staticmethod
+    def coefficients_file(model_dir: Path, resource: Resource) -> Path | None:
+        """`<resource name>.skops`, or else the resource's only `.skops` file (see `load`)."""
+        named = model_dir / f"{resource.name}.skops"
+        if named.exists():
+            return named
+        found = sorted(model_dir.glob("*.skops"))
+        return found[0] if len(found) == 1 else None
 
     def process(self, messages: list[Message]) -> list[Message]:
         featurized = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None]

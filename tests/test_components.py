@@ -431,6 +431,37 @@ def test_the_second_opinion_alone_never_makes_a_crisis(second_opinion):
     assert names[-1] == "crisis"
 
 
+def test_the_second_opinion_loads_after_the_training_cache_renamed_its_node(second_opinion, tmp_path):
+    """Restored from Rasa's training cache under another node name (a component added before it),
+    the resource holds `<old name>.skops`; Rasa's own load looked only for `<new name>.skops` and
+    the freshly trained model failed to load."""
+    import shutil
+
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    node = tmp_path / "renamed_node8"
+    shutil.copytree(second_opinion._model_storage._storage_path / "second_opinion", node)
+    assert [p.name for p in node.iterdir()] == ["second_opinion.skops"]
+
+    def load_and_process() -> Message:
+        loaded = SecondOpinionClassifier.load(
+            SecondOpinionClassifier.get_default_config(),
+            LocalModelStorage(tmp_path),
+            Resource(node.name),
+            ExecutionContext(GraphSchema({}), "test"),
+        )
+        msg = with_ranking(featurized("x", [1.0, 0.0, 0.0]), [("ask_med_helps", 0.7), ("greet", 0.3)])
+        return loaded.process([msg])[0]
+
+    # The coefficients were read and used.
+    assert load_and_process().get(INTENT_RANKING_KEY)[0]["confidence"] < 0.7
+    # Two candidate files: none is guessed; an untrained second opinion leaves DIET's ranking alone.
+    shutil.copy(node / "second_opinion.skops", node / "other.skops")
+    assert load_and_process().get(INTENT) == {"name": "ask_med_helps", "confidence": 0.7}
+
+
 def test_loading_the_second_opinion_keeps_the_servers_log_level():
     """Its persistence library's first import set the root logger to WARNING (via numpy.distutils):
     a server went silent at INFO after loading the model. Run in a fresh interpreter, where that
