@@ -413,6 +413,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--misses", action="store_true", help="list every miss of every set")
     args = parser.parse_args()
+    if not args.model.is_file():
+        # Rasa would load the newest model beside the path instead: figures of another model.
+        parser.error(f"no trained model at {args.model} (train it first: make train)")
     asyncio.run(evaluate(args.model, args.misses))
 
 

@@ -129,3 +129,22 @@ async def test_realistic_look_alikes_are_not_crises(agent):
     [spec] = [s for s in SAFETY_SETS if s[0] == "realistic safety"]
     report = await safety_report(agent, *spec)
     assert report.look_alike_precision >= 0.95, report.flagged
+
+
+def test_evaluating_a_missing_model_is_an_error_not_another_models_figures(tmp_path):
+    """Rasa loads the newest model beside a path that does not exist: the evaluator refuses instead
+    (it printed the figures of another model in /tmp once)."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(MODEL, tmp_path / "other.tar.gz")
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.evaluate", "--model", str(tmp_path / "missing.tar.gz")],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "no trained model at" in done.stderr and "Answers" not in done.stdout
