@@ -28,6 +28,7 @@ MESSAGE_SETS = [
     ("fresh", ROOT / "tests" / "fresh_nlu.yml", None),
     ("unseen", ROOT / "tests" / "unseen_nlu.yml", None),
     ("session 16", ROOT / "tests" / "s16_nlu.yml", None),
+    ("session 18", ROOT / "tests" / "s18_nlu.yml", None),
 ]
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -35,6 +36,7 @@ SAFETY_SETS = [
     ("fresh safety", ROOT / "tests" / "fresh_safety.yml", "overdose_now", "look_alikes"),
     ("unseen safety", ROOT / "tests" / "unseen_safety.yml", "overdose_now", "look_alikes"),
     ("session 16 safety", ROOT / "tests" / "s16_safety.yml", "overdose_now", "look_alikes"),
+    ("session 18 safety", ROOT / "tests" / "s18_safety.yml", "overdose_now", "look_alikes"),
 ]
 FALLBACK = "nlu_fallback"
 

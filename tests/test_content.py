@@ -262,14 +262,23 @@ def count_by_intent(examples: list[Any]) -> dict[str, int]:
     return counts
 
 
-HELD_OUT_NLU = ["nlu_holdout.yml", "realistic_nlu.yml", "fresh_nlu.yml", "unseen_nlu.yml", "s16_nlu.yml"]
-HELD_OUT_SAFETY = [
-    "safety_phrases.yml",
-    "realistic_safety.yml",
-    "fresh_safety.yml",
-    "unseen_safety.yml",
-    "s16_safety.yml",
-]
+def held_out_files() -> tuple[list[Path], list[Path], list[Path]]:
+    """Every held-out set the evaluator scores (scripts/evaluate.py): NLU, safety, conversations."""
+    from scripts.evaluate import MESSAGE_SETS, SAFETY_SETS
+
+    nlu = [path for _, path, _ in MESSAGE_SETS]
+    conversations = [path for _, _, path in MESSAGE_SETS if path is not None]
+    safety = [path for _, path, _, _ in SAFETY_SETS]
+    return nlu, safety, conversations
+
+
+def test_every_held_out_file_in_tests_is_scored():
+    """A set written for a measurement but left out of the evaluator would also escape the overlap
+    check below."""
+    nlu, safety, conversations = held_out_files()
+    scored = {p.name for p in nlu + safety + conversations}
+    candidates = {p.name for p in (ROOT / "tests").glob("*.yml") if p.name != "test_stories.yml"}
+    assert candidates == scored
 
 
 def test_held_out_phrasings_are_not_in_the_training_data():
@@ -279,19 +288,18 @@ def test_held_out_phrasings_are_not_in_the_training_data():
         return re.sub(r"\W+", " ", text.lower()).strip()
 
     training = {norm(m.get("text")) for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
-    held_out = {
-        norm(m.get("text"))
-        for name in HELD_OUT_NLU
-        for m in load_data(str(ROOT / "tests" / name)).intent_examples
-    }
+    nlu, safety, conversations = held_out_files()
+    held_out = {norm(m.get("text")) for path in nlu for m in load_data(str(path)).intent_examples}
     held_out |= {
         norm(text)
-        for name in HELD_OUT_SAFETY
-        for texts in yaml.safe_load((ROOT / "tests" / name).read_text(encoding="utf-8")).values()
+        for path in safety
+        for texts in yaml.safe_load(path.read_text(encoding="utf-8")).values()
         for text in texts
     }
-    conversations = yaml.safe_load(
-        (ROOT / "tests" / "realistic_conversations.yml").read_text(encoding="utf-8")
-    )
-    held_out |= {norm(t["text"]) for c in conversations["conversations"] for t in c["turns"]}
+    held_out |= {
+        norm(t["text"])
+        for path in conversations
+        for c in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]
+        for t in c["turns"]
+    }
     assert held_out & training == set()
