@@ -76,9 +76,9 @@ def project(model, tmp_path_factory) -> Iterator[tuple[Any, DIETClassifier, Feat
     finally:
         FastDIETClassifier.KEEP_TENSORFLOW_MODEL = False
     schema = runner._graph_schema
-    [diet_node] = [
-        n for n, s in schema.nodes.items() if issubclass(s.uses, DIETClassifier) and s.fn == "process"
-    ]
+    # The first DIET (config.yml's FastDIETClassifier); the ensemble's further DIETs are the same
+    # class but for how they merge rankings (tests/test_diet_ensemble.py).
+    [diet_node] = [n for n, s in schema.nodes.items() if s.uses is FastDIETClassifier and s.fn == "process"]
     featurizer_node = schema.nodes[diet_node].needs["messages"]
     # The TensorFlow reference: a plain DIETClassifier on the loaded model (config.yml names FastDIET).
     diet = as_plain_diet(runner._instantiated_nodes[diet_node]._component)
@@ -193,7 +193,7 @@ def test_a_loaded_model_lets_tensorflow_go_and_predicts_the_same(project, tmp_pa
     [served] = [
         n._component
         for n in runner._instantiated_nodes.values()
-        if isinstance(n._component, FastDIETClassifier)
+        if type(n._component) is FastDIETClassifier  # the first DIET (not the ensemble's others)
     ]
     assert served.model is None and served.uses_numpy_path
     _, diet, featurize = project
