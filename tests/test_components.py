@@ -176,6 +176,17 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "he's out cold after the pills",
     "can barely keep my head up after the vals",
     "you didnt answer, my friend wont wake up",
+    # session 18: a suicide method or its means at hand, a seizure described, sedation after mixing
+    "im going to hang myself tonight",
+    "standing on the roof thinking about jumping off the building",
+    "gonna walk in front of a train when this is over",
+    "got the gun loaded and ready",
+    "there's a noose in my closet",
+    "my boyfriend is jerking and foaming, what do i do",
+    "spit coming out of her mouth and she's shaking all over",
+    "took bars on top of my dope and now im nodding out hard",
+    "can't stop passing out",
+    "i did two bags and some kpins, every breath takes so much effort",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -211,6 +222,12 @@ OVERDOSE_LOOK_ALIKES = [
     "i've been feeling blue since i stopped",
     "my heart is racing, is that normal in withdrawal",
     "i took all my suboxone doses this week",
+    "still learning the ropes of recovery",
+    "i used to nod out all the time before i got clean",
+    "nodding off in class from no sleep, is that wds",
+    "i jumped off the couch when my phone rang",
+    "my legs are jerking and twitching all night",
+    "does kicking make your breathing slow",
 ]
 
 
