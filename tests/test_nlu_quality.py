@@ -100,6 +100,7 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
         ("fresh", 250, 0.945, 0.02),
         ("unseen", 350, 0.945, 0.03),
         ("session 16", 350, 0.935, 0.035),
+        ("session 18", 350, 0.915, 0.045),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
@@ -117,7 +118,9 @@ async def test_messages_as_people_write_them_get_the_right_answer(
     assert report.rate(report.correct) >= min_correct, report.misses
 
 
-@pytest.mark.parametrize("name", ["realistic safety", "fresh safety", "session 16 safety"])
+@pytest.mark.parametrize(
+    "name", ["realistic safety", "fresh safety", "unseen safety", "session 16 safety", "session 18 safety"]
+)
 async def test_overdose_descriptions_in_everyday_words_all_get_the_crisis_answer(agent, name):
     [spec] = [s for s in SAFETY_SETS if s[0] == name]
     report = await safety_report(agent, *spec)
