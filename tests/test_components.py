@@ -249,6 +249,22 @@ def test_parts_of_a_combination_force_nothing_alone(spacy_model, safety_net):
     assert safety_net.matched_labels(spacy_model.model("i took my klonopin and feel dizzy")) == ["CRISIS"]
 
 
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        # a reduction per day or week is a taper schedule: no number, a clinician decides
+        ("can i cut my kpins in half each day", ["DOSING"]),
+        ("how should i wean off, lowering my subs a bit every week", ["DOSING"]),
+        ("cutting down a little every day on my own, does that work", []),
+        ("how fast would you taper subs", ["DOSING"]),
+        ("i cut back on coffee since i quit", []),
+        ("i take my suboxone every morning", []),
+    ],
+)
+def test_a_reduction_per_day_or_week_is_a_dosing_question(spacy_model, safety_net, text, labels):
+    assert safety_net.matched_labels(spacy_model.model(text.lower())) == labels
+
+
 def test_combination_of_unknown_labels_is_refused(tmp_path):
     bad = tmp_path / "p.yml"
     bad.write_text("patterns:\n  A: [[{LOWER: a}]]\ntogether:\n  CRISIS: [[A, B]]\n")
