@@ -75,6 +75,12 @@ class LoopbackRecorder:
                     self.rfile.read(length),
                 )
                 status, body = recorder.respond(request)
+                # Recorded before the reply goes out: a client that sends its next request once
+                # answered (mark_seen, then typing_on) could otherwise be recorded out of order by
+                # a second handler thread.
+                with recorder._changed:
+                    recorder.requests.append(request)
+                    recorder._changed.notify_all()
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(status)
                 kind = "text/plain" if isinstance(body, str) else "application/json"
@@ -82,9 +88,6 @@ class LoopbackRecorder:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                with recorder._changed:
-                    recorder.requests.append(request)
-                    recorder._changed.notify_all()
 
             do_GET = do_POST = handle_any
 
