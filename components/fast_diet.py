@@ -34,6 +34,8 @@ from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils import train_utils
+from rasa.utils.tensorflow.constants import FEATURIZERS
+from rasa.utils.tensorflow.model_data import RasaModelData
 from rasa.utils.tensorflow.models import RasaModel
 
 import overrides
@@ -230,7 +232,32 @@ class FastDIETClassifier(DIETClassifier):
             return super()._predict(message)
         assert self._numpy_diet is not None
         # As DIETClassifier._predict, with NumPy in place of `self.model.run_inference`.
-        model_data = self._create_model_data([message], training=False)
+        model_data = self._prediction_model_data(message)
         if model_data.is_empty():
             return None
         return self._numpy_diet.run_inference(model_data)
+
+    # The model data of the last message predicted: the DIETs of an ensemble (components/
+    # diet_ensemble.py) read the same message one after another, and building Rasa's model data was
+    # 60 % of a DIET's CPU per message (docs/performance.md). (message, key, model data).
+    _last_model_data: tuple[Message, tuple[Any, ...], RasaModelData] | None = None
+
+    def _prediction_model_data(self, message: Message) -> RasaModelData:
+        """`_create_model_data([message], training=False)`, reused for the same message.
+
+        At prediction it depends only on the message's text features and the featurizers this
+        DIET reads (no labels, no entities): the key holds those, and the message itself is
+        compared by identity (held, so that its id cannot be reused while cached).
+        """
+        key = (
+            tuple(self.component_config.get(FEATURIZERS) or ()),
+            len(message.features),
+            self.label_key,
+            self.label_sub_key,
+        )
+        last = FastDIETClassifier._last_model_data
+        if last is not None and last[0] is message and last[1] == key:
+            return last[2]
+        model_data = self._create_model_data([message], training=False)
+        FastDIETClassifier._last_model_data = (message, key, model_data)
+        return model_data

@@ -498,3 +498,33 @@ def test_switched_off_by_name_predicts_with_tensorflow(project, monkeypatch) -> 
     monkeypatch.setenv("RASA_OVERRIDES_DISABLE", "numpy_diet")
     fast = sharing_model(FastDIETClassifier, project[1])
     assert not fast.uses_numpy_path
+
+
+@pytest.mark.model
+def test_a_messages_model_data_is_built_once_for_all_the_diets_reading_it(
+    project, project_fast, monkeypatch
+) -> None:
+    """The DIETs of an ensemble read one message one after another: Rasa's model data (60 % of a
+    DIET's CPU per message) is built once, and the prediction is the same as when built afresh."""
+    featurize = project[2]
+    built: list[int] = []
+    create = FastDIETClassifier._create_model_data
+
+    def counting(self: FastDIETClassifier, *args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return create(self, *args, **kwargs)
+
+    monkeypatch.setattr(FastDIETClassifier, "_create_model_data", counting)
+    [message] = featurize(["is valium any good for kicking"])
+    first = project_fast._predict(message)
+    again = project_fast._predict(message)
+    assert len(built) == 1
+    FastDIETClassifier._last_model_data = None
+    afresh = project_fast._predict(message)
+    assert len(built) == 2
+    for out in (again, afresh):
+        np.testing.assert_array_equal(out["i_scores"], first["i_scores"])
+    # Another message object, even with the same text, builds its own.
+    [other] = featurize(["is valium any good for kicking"])
+    project_fast._predict(other)
+    assert len(built) == 3
