@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -126,14 +127,43 @@ class SecondOpinionClassifier(LogisticRegressionClassifier):
         return found[0] if len(found) == 1 else None
 
     def process(self, messages: list[Message]) -> list[Message]:
-        featurized = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None]
-        if not featurized or not hasattr(self.clf, "classes_"):  # nothing to read, or untrained
+        if not hasattr(self.clf, "classes_"):  # untrained
             return messages
-        probabilities = self.clf.predict_proba(self._create_X(featurized))
-        for message, row in zip(featurized, probabilities, strict=True):
+        for message in messages:
+            row = self.probabilities(message)
+            if row is None:  # no features to read
+                continue
             second = {str(label): float(p) for label, p in zip(self.clf.classes_, row, strict=True)}
             self._blend_into(message, second)
         return messages
+
+    def probabilities(self, message: Message) -> np.ndarray | None:
+        """`clf.predict_proba` of the message's sentence features (None without them).
+
+        For one message scikit-learn's and Rasa's input checks and sparse stacking cost about 0.6 ms
+        of CPU for a product of a few dozen non-zero features with the coefficients: a multinomial
+        model (lbfgs on more than two intents, this project's) is computed here directly, as
+        scikit-learn does (softmax of X @ coef.T + intercept; equal within 1e-12, tested). Any
+        other model, or dense features present, goes through `predict_proba`.
+        """
+        sparse = message.get_sparse_features(TEXT)[1]
+        if sparse is None:
+            return None
+        if message.get_dense_features(TEXT)[1] is not None or not self._multinomial():
+            return self.clf.predict_proba(self._create_X([message]))[0]
+        scores = (
+            np.asarray(sparse.features @ self.clf.coef_.T, dtype=np.float64).ravel() + self.clf.intercept_
+        )
+        scores -= scores.max()
+        exp = np.exp(scores)
+        return exp / exp.sum()
+
+    def _multinomial(self) -> bool:
+        """Whether predict_proba is the softmax of the decision function (scikit-learn's rule)."""
+        clf = self.clf
+        if len(getattr(clf, "classes_", ())) <= 2 or getattr(clf, "solver", None) == "liblinear":
+            return False
+        return getattr(clf, "multi_class", "auto") in ("auto", "multinomial")
 
     def _blend_into(self, message: Message, second: dict[str, float]) -> None:
         intent = message.get(INTENT) or {}
