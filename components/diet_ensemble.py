@@ -24,21 +24,11 @@ from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
 )
 from rasa.shared.nlu.training_data.message import Message
 
 from components.fast_diet import FastDIETClassifier
-from components.second_opinion import RANKING_LENGTH, blend
-
-
-def ranking_of(message: Message) -> dict[str, float]:
-    """The message's intent ranking so far as {intent: confidence}."""
-    return {
-        r[INTENT_NAME_KEY]: float(r[PREDICTED_CONFIDENCE_KEY])
-        for r in message.get(INTENT_RANKING_KEY) or []
-        if r.get(INTENT_NAME_KEY)
-    }
+from components.second_opinion import blend, kept_last, ranking_dict, set_ranking
 
 
 def averaged_ranking(
@@ -53,10 +43,7 @@ def averaged_ranking(
         return None
     if not previous:
         return blend(own, {}, 1.0)
-    averaged = blend(previous, own, previous_weight)
-    # The mean never makes a crisis or dosing prediction the first DIET did not make; those labels
-    # stay in the ranking, after the others.
-    return [a for a in averaged if a[0] not in keep_intents] + [a for a in averaged if a[0] in keep_intents]
+    return kept_last(blend(previous, own, previous_weight), keep_intents)
 
 
 @DefaultV1Recipe.register(
@@ -82,12 +69,8 @@ class DIETEnsembleMember(FastDIETClassifier):
         weight = float(self.component_config["previous_weight"])
         keep = set(self.component_config["keep_intents"])
         for message, (previous_intent, previous_ranking) in zip(messages, before, strict=True):
-            own = ranking_of(message)
-            previous = {
-                r[INTENT_NAME_KEY]: float(r[PREDICTED_CONFIDENCE_KEY])
-                for r in previous_ranking or []
-                if r.get(INTENT_NAME_KEY)
-            }
+            own = ranking_dict(message.get(INTENT_RANKING_KEY))
+            previous = ranking_dict(previous_ranking)
             averaged = (
                 averaged_ranking(previous, (previous_intent or {}).get(INTENT_NAME_KEY), own, weight, keep)
                 if own
@@ -98,10 +81,5 @@ class DIETEnsembleMember(FastDIETClassifier):
                     message.set(INTENT, previous_intent, add_to_output=True)
                     message.set(INTENT_RANKING_KEY, previous_ranking or [], add_to_output=True)
                 continue
-            ranking = [
-                {INTENT_NAME_KEY: label, PREDICTED_CONFIDENCE_KEY: confidence}
-                for label, confidence in averaged[:RANKING_LENGTH]
-            ]
-            message.set(INTENT, dict(ranking[0]), add_to_output=True)
-            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            set_ranking(message, averaged)
         return messages

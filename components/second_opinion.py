@@ -67,6 +67,35 @@ def blend(first: dict[str, float], second: dict[str, float], first_weight: float
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def ranking_dict(ranking: list[dict[str, Any]] | None) -> dict[str, float]:
+    """An intent ranking as Rasa stores it ([{name, confidence}, ...]) as {intent: confidence}."""
+    return {
+        r[INTENT_NAME_KEY]: float(r[PREDICTED_CONFIDENCE_KEY])
+        for r in ranking or []
+        if r.get(INTENT_NAME_KEY)
+    }
+
+
+def kept_last(ranked: list[tuple[str, float]], keep: set[str]) -> list[tuple[str, float]]:
+    """`ranked` with the labels in `keep` moved after the others (each group in its order).
+
+    A mean of rankings never makes a crisis or dosing prediction the first classifier did not
+    make: the linear model alone flagged look-alikes ("should I carry narcan") as crises. Those
+    labels stay in the ranking, after the others.
+    """
+    return [r for r in ranked if r[0] not in keep] + [r for r in ranked if r[0] in keep]
+
+
+def set_ranking(message: Message, ranked: list[tuple[str, float]]) -> None:
+    """Set the message's intent and ranking (first RANKING_LENGTH labels) from `ranked`."""
+    ranking = [
+        {INTENT_NAME_KEY: label, PREDICTED_CONFIDENCE_KEY: confidence}
+        for label, confidence in ranked[:RANKING_LENGTH]
+    ]
+    message.set(INTENT, dict(ranking[0]), add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class SecondOpinionClassifier(LogisticRegressionClassifier):
     """Logistic regression whose confidences are averaged into the previous classifier's ranking."""
@@ -169,23 +198,10 @@ class SecondOpinionClassifier(LogisticRegressionClassifier):
         intent = message.get(INTENT) or {}
         if intent.get(INTENT_NAME_KEY) in self.config["keep_intents"]:
             return
-        first = {
-            r[INTENT_NAME_KEY]: float(r[PREDICTED_CONFIDENCE_KEY])
-            for r in message.get(INTENT_RANKING_KEY) or []
-            if r.get(INTENT_NAME_KEY)
-        }
+        first = ranking_dict(message.get(INTENT_RANKING_KEY))
         # Without a previous classifier's ranking, the second opinion is the only one.
         weight = float(self.config["diet_weight"]) if first else 0.0
         blended = blend(first, second, weight)
         if first:
-            # Nor does the blend make a crisis or dosing prediction DIET did not make: the linear
-            # model alone flagged look-alikes ("should I carry narcan") as crises. Those labels
-            # stay in the ranking, after the others.
-            keep = set(self.config["keep_intents"])
-            blended = [b for b in blended if b[0] not in keep] + [b for b in blended if b[0] in keep]
-        ranking = [
-            {INTENT_NAME_KEY: label, PREDICTED_CONFIDENCE_KEY: confidence}
-            for label, confidence in blended[:RANKING_LENGTH]
-        ]
-        message.set(INTENT, dict(ranking[0]), add_to_output=True)
-        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            blended = kept_last(blended, set(self.config["keep_intents"]))
+        set_ranking(message, blended)
