@@ -187,6 +187,17 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "took bars on top of my dope and now im nodding out hard",
     "can't stop passing out",
     "i did two bags and some kpins, every breath takes so much effort",
+    # session 19: breaths counted, someone who will not come round, thought to be dying, no response
+    "he's only breathing once every few seconds",
+    "she breathes like every 15 seconds and it sounds wrong",
+    "my dad wont come to, he took his pills with beer",
+    "he hasnt woken up since last night and he took bars",
+    "i think my boyfriend is dying please help",
+    "i slapped her and called her name and nothing",
+    "he took percs and now he just lies there",
+    "took 3 kpins with my methadone and i feel so far away",
+    "mixed xanax and dope, feel like im about to pass out",
+    "took his klonopin and oxy and his pulse is 38",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -228,6 +239,25 @@ OVERDOSE_LOOK_ALIKES = [
     "i jumped off the couch when my phone rang",
     "my legs are jerking and twitching all night",
     "does kicking make your breathing slow",
+    # session 19: signs and meanings asked about, fear of what may happen, past events, figures of speech
+    "what are the signs someone is overdosing on fent",
+    "do grey lips mean an od or just cold",
+    "how could you tell if a person was od'ing or just sleeping",
+    "im worried about overdosing when i get out of jail",
+    "why are overdose deaths going up in my state",
+    "my uncle stopped breathing at a party years ago and they saved him",
+    "last christmas my sister od'd and survived, how do i talk to her about it",
+    "she didn't wake up right away, she's okay now but it scared me",
+    "i used to think about dying a lot when i was on pills",
+    "not suicidal at all, just tired of feeling sick",
+    "cant stay awake in class since i started detox",
+    "my chest is sore from coughing all night in withdrawal",
+    "this withdrawal is killing me",
+    "dead tired every afternoon on day 3",
+    "the anxiety makes me feel like im dying inside",
+    "where do i pick up naloxone near me",
+    "what does naloxone even do",
+    "what should i do if my brother overdoses in the future",
 ]
 
 
@@ -527,3 +557,17 @@ def test_loading_the_second_opinion_keeps_the_servers_log_level():
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "INFO"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "last year he od'd, now he's not breathing again",
+        "years ago she had a seizure and now she's seizing again",
+        "im worried about overdosing, i took 10 bars",
+        "this is killing me, i want to die",
+        "what does narcan do, he's turning blue",
+    ],
+)
+def test_a_look_alike_veto_leaves_a_crisis_elsewhere_in_the_message(spacy_model, safety_net, text):
+    assert safety_net.matched_labels(spacy_model.model(text.lower()))[:1] == ["CRISIS"]

@@ -119,7 +119,15 @@ async def test_messages_as_people_write_them_get_the_right_answer(
 
 
 @pytest.mark.parametrize(
-    "name", ["realistic safety", "fresh safety", "unseen safety", "session 16 safety", "session 18 safety"]
+    "name",
+    [
+        "realistic safety",
+        "fresh safety",
+        "unseen safety",
+        "session 16 safety",
+        "session 18 safety",
+        "session 19 safety",
+    ],
 )
 async def test_overdose_descriptions_in_everyday_words_all_get_the_crisis_answer(agent, name):
     [spec] = [s for s in SAFETY_SETS if s[0] == name]
