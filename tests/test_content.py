@@ -122,6 +122,15 @@ def test_no_reply_calls_recovery_clean(domain):
 
 
 @pytest.mark.parametrize("question", sorted(CONTENT.answers))
+def test_answers_for_a_medicine_neither_source_covers_say_so(question):
+    # Lofexidine (Lucemyra) is in neither article: its answers say so and point to a clinician,
+    # never claim what it does.
+    text = CONTENT.answers[question]["not_covered"]["text"]
+    assert re.search(r"(don't cover|isn't covered by)", text)
+    assert "doctor or pharmacist" in text or "pharmacist or doctor" in text
+
+
+@pytest.mark.parametrize("question", sorted(CONTENT.answers))
 def test_other_benzo_answers_say_the_sources_do_not_cover_it(question):
     text = CONTENT.answers[question]["other_benzo"]["text"]
     assert "don't cover {medication}" in text

@@ -31,6 +31,7 @@ def answer(make_tracker, dispatcher, domain):
         ("ask_med_stop_suddenly", "valium", "stop_suddenly", "valium"),
         ("ask_med_what_is", "xanax", "what_is", "other_benzo"),
         ("ask_med_how_works", "ativan", "how_works", "other_benzo"),
+        ("ask_med_helps", "lofexidine", "helps", "not_covered"),
         ("ask_med_helps", "oxycodone", "helps", "opioid"),
         ("ask_med_what_is", "heroin", "what_is", "heroin"),
         ("ask_med_helps", "buprenorphine", "helps", "buprenorphine"),
