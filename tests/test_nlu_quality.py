@@ -96,21 +96,22 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
 @pytest.mark.parametrize(
     ("set_name", "min_total", "min_correct", "max_wrong"),
     [
-        ("realistic", 300, 0.925, 0.04),
+        ("realistic", 300, 0.935, 0.035),
         ("fresh", 250, 0.945, 0.02),
-        ("unseen", 350, 0.945, 0.03),
-        ("session 16", 350, 0.935, 0.035),
-        ("session 18", 350, 0.915, 0.045),
+        ("unseen", 350, 0.95, 0.025),
+        ("session 16", 350, 0.94, 0.025),
+        ("session 18", 350, 0.925, 0.045),
+        ("session 19", 350, 0.91, 0.045),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
     agent, set_name, min_total, min_correct, max_wrong
 ):
-    """Floors a little under today's figures (session 18, three DIETs: realistic 94.2 % correct,
-    2.8 % wrong; fresh 96.6 %, 1.5 %; unseen 96.3 %, 2.5 %; session 16 94.7 %, 1.3 %; session 18,
-    first measured this session, 92.8 %, 3.7 %), so a regression fails. The floors of the older sets
-    stay where session 17 put them (docs/evaluation.md). The issue's targets (>= 95 % correct, <= 2 %
-    wrong) are not met yet on the realistic set."""
+    """Floors a little under today's figures (session 19, three DIETs, blind training data: realistic
+    95.2 % correct, 2.8 % wrong; fresh 95.5 %, 1.5 %; unseen 96.6 %, 1.7 %; session 16 95.5 %, 1.3 %;
+    session 18 94.4 %, 3.5 %; session 19, written blind this session, 92.6 %, 3.6 %), so a
+    regression fails; a point or so of margin for the swing between trainings (docs/evaluation.md).
+    The issue's wrong-answer target (<= 2 %) is not met yet on the realistic set."""
     [(name, nlu, conversations)] = [s for s in MESSAGE_SETS if s[0] == set_name]
     report = await answer_report(agent, name, set_turns(nlu, conversations))
     assert report.total >= min_total
@@ -140,6 +141,15 @@ async def test_realistic_look_alikes_are_not_crises(agent):
     [spec] = [s for s in SAFETY_SETS if s[0] == "realistic safety"]
     report = await safety_report(agent, *spec)
     assert report.look_alike_precision >= 0.95, report.flagged
+
+
+@pytest.mark.parametrize("name", [s[0] for s in SAFETY_SETS if s[0] != "older safety"])
+async def test_look_alikes_of_every_set_mostly_get_their_answer(agent, name):
+    # Session 19: look-alike vetoes took unseen and sessions 16, 18, 19 from 76-82 % to 94-98 %
+    # (realistic 98 %, fresh 100 %); a floor under that.
+    [spec] = [s for s in SAFETY_SETS if s[0] == name]
+    report = await safety_report(agent, *spec)
+    assert report.look_alike_precision >= 0.9, report.flagged
 
 
 def test_evaluating_a_missing_model_is_an_error_not_another_models_figures(tmp_path):
