@@ -26,6 +26,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import (
+    FEATURE_TYPE_SENTENCE,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -172,20 +173,42 @@ class SecondOpinionClassifier(LogisticRegressionClassifier):
         For one message scikit-learn's and Rasa's input checks and sparse stacking cost about 0.6 ms
         of CPU for a product of a few dozen non-zero features with the coefficients: a multinomial
         model (lbfgs on more than two intents, this project's) is computed here directly, as
-        scikit-learn does (softmax of X @ coef.T + intercept; equal within 1e-12, tested). Any
+        scikit-learn does (softmax of X @ coef.T + intercept; equal within 1e-12, tested). X is
+        never built: each featurizer's sentence row adds its non-zero columns' coefficients, at
+        that featurizer's offset in the order Rasa would stack them (`Message.get_sparse_features`
+        deep-copies and stacks the sequence features too, which this model never reads). Any
         other model, or dense features present, goes through `predict_proba`.
         """
-        sparse = message.get_sparse_features(TEXT)[1]
-        if sparse is None:
+        blocks = [
+            f
+            for f in message.features
+            if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()
+        ]
+        if not blocks:
             return None
         if message.get_dense_features(TEXT)[1] is not None or not self._multinomial():
             return self.clf.predict_proba(self._create_X([message]))[0]
-        scores = (
-            np.asarray(sparse.features @ self.clf.coef_.T, dtype=np.float64).ravel() + self.clf.intercept_
-        )
+        coef_t = self._coef_t()
+        if sum(block.features.shape[1] for block in blocks) != coef_t.shape[0]:
+            return self.clf.predict_proba(self._create_X([message]))[0]  # scikit-learn's error
+        scores = np.array(self.clf.intercept_, dtype=np.float64)
+        offset = 0
+        for block in blocks:
+            row = block.features.tocoo()
+            if row.nnz:
+                scores += np.asarray(row.data, dtype=np.float64) @ coef_t[row.col + offset]
+            offset += row.shape[1]
         scores -= scores.max()
         exp = np.exp(scores)
         return exp / exp.sum()
+
+    def _coef_t(self) -> np.ndarray:
+        """The coefficients transposed (features x intents), C-ordered so a feature's row is contiguous."""
+        cached = getattr(self, "_coef_t_cache", None)
+        if cached is None or cached[0] is not self.clf.coef_:
+            cached = (self.clf.coef_, np.ascontiguousarray(self.clf.coef_.T, dtype=np.float64))
+            self._coef_t_cache = cached
+        return cached[1]
 
     def _multinomial(self) -> bool:
         """Whether predict_proba is the softmax of the decision function (scikit-learn's rule)."""

@@ -424,20 +424,25 @@ def featurized(text: str, vector: list[float], intent: str | None = None) -> Mes
 @pytest.fixture(scope="module")
 def second_opinion(tmp_path_factory) -> SecondOpinionClassifier:
     """Trained on three toy intents (feature 0: greet, 1: ask_med_helps, 2: crisis), then loaded."""
-    from rasa.engine.graph import ExecutionContext, GraphSchema
-    from rasa.engine.storage.local_model_storage import LocalModelStorage
-    from rasa.engine.storage.resource import Resource
-    from rasa.shared.nlu.training_data.training_data import TrainingData
-
-    storage = LocalModelStorage(tmp_path_factory.mktemp("second_opinion"))
-    resource = Resource("second_opinion")
-    context = ExecutionContext(GraphSchema({}), "test")
-    config = SecondOpinionClassifier.get_default_config()
     examples = [
         featurized(f"{intent} {i}", [float(k == j) + 0.1 * i for k in range(3)], intent)
         for j, intent in enumerate(["greet", "ask_med_helps", "crisis"])
         for i in range(4)
     ]
+    return trained_opinion(tmp_path_factory.mktemp("second_opinion"), examples)
+
+
+def trained_opinion(folder: Path, examples: list[Message]) -> SecondOpinionClassifier:
+    """A SecondOpinionClassifier trained on `examples`, persisted in `folder`, then loaded."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    storage = LocalModelStorage(folder)
+    resource = Resource("second_opinion")
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = SecondOpinionClassifier.get_default_config()
     SecondOpinionClassifier.create(config, storage, resource, context).train(TrainingData(examples))
     return SecondOpinionClassifier.load(config, storage, resource, context)
 
@@ -505,6 +510,51 @@ def test_the_second_opinions_probabilities_are_scikit_learns(second_opinion, vec
     assert ours is not None
     assert ours == pytest.approx(theirs, abs=1e-12)
     assert second_opinion.probabilities(Message(data={TEXT: ""})) is None
+
+
+@pytest.fixture(scope="module")
+def two_featurizer_opinion(tmp_path_factory) -> SecondOpinionClassifier:
+    """Trained on two featurizers' sentence rows (widths 2 and 3) with sequence rows beside them."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    examples = [
+        two_featurizers(f"{intent} {i}", [*rng.random(2) + (j == 0)], [*rng.random(3) + (j == 2)], intent)
+        for j, intent in enumerate(["greet", "ask_med_helps", "crisis"])
+        for i in range(5)
+    ]
+    return trained_opinion(tmp_path_factory.mktemp("two_featurizers"), examples)
+
+
+def two_featurizers(text: str, words: list[float], chars: list[float], intent: str | None = None) -> Message:
+    """A message as two CountVectorsFeaturizers leave it: a sequence and a sentence row from each."""
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE
+    from rasa.shared.nlu.training_data.features import Features
+    from scipy.sparse import coo_matrix
+
+    data = {TEXT: text, **({INTENT: intent} if intent else {})}
+    features = []
+    for origin, row in (("words", words), ("chars", chars)):
+        features.append(Features(coo_matrix([row, row]), FEATURE_TYPE_SEQUENCE, TEXT, origin))
+        features.append(Features(coo_matrix([row]), FEATURE_TYPE_SENTENCE, TEXT, origin))
+    return Message(data=data, features=features)
+
+
+@pytest.mark.parametrize(
+    ("words", "chars"),
+    [([1.0, 0.0], [0.0, 0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0, 2.0]), ([0.3, 0.9], [0.1, 0.0, 0.4])],
+)
+def test_the_second_opinion_reads_each_featurizers_row_at_its_offset(two_featurizer_opinion, words, chars):
+    """Without stacking the rows, the same probabilities as scikit-learn's on Rasa's stacked X."""
+    opinion = two_featurizer_opinion
+    msg = two_featurizers("x", words, chars)
+    theirs = opinion.clf.predict_proba(opinion._create_X([msg]))[0]
+    assert opinion.probabilities(msg) == pytest.approx(theirs, abs=1e-12)
+
+
+def test_a_row_wider_than_the_model_fails_as_scikit_learn_does(two_featurizer_opinion):
+    with pytest.raises(ValueError, match="features"):
+        two_featurizer_opinion.probabilities(two_featurizers("x", [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]))
 
 
 def test_the_second_opinion_loads_after_the_training_cache_renamed_its_node(second_opinion, tmp_path):
