@@ -188,27 +188,19 @@ class SecondOpinionClassifier(LogisticRegressionClassifier):
             return None
         if message.get_dense_features(TEXT)[1] is not None or not self._multinomial():
             return self.clf.predict_proba(self._create_X([message]))[0]
-        coef_t = self._coef_t()
-        if sum(block.features.shape[1] for block in blocks) != coef_t.shape[0]:
+        coef = self.clf.coef_
+        if sum(block.features.shape[1] for block in blocks) != coef.shape[1]:
             return self.clf.predict_proba(self._create_X([message]))[0]  # scikit-learn's error
         scores = np.array(self.clf.intercept_, dtype=np.float64)
         offset = 0
         for block in blocks:
             row = block.features.tocoo()
             if row.nnz:
-                scores += np.asarray(row.data, dtype=np.float64) @ coef_t[row.col + offset]
+                scores += coef[:, row.col + offset] @ np.asarray(row.data, dtype=np.float64)
             offset += row.shape[1]
         scores -= scores.max()
         exp = np.exp(scores)
         return exp / exp.sum()
-
-    def _coef_t(self) -> np.ndarray:
-        """The coefficients transposed (features x intents), C-ordered so a feature's row is contiguous."""
-        cached = getattr(self, "_coef_t_cache", None)
-        if cached is None or cached[0] is not self.clf.coef_:
-            cached = (self.clf.coef_, np.ascontiguousarray(self.clf.coef_.T, dtype=np.float64))
-            self._coef_t_cache = cached
-        return cached[1]
 
     def _multinomial(self) -> bool:
         """Whether predict_proba is the softmax of the decision function (scikit-learn's rule)."""
