@@ -26,16 +26,18 @@ import logging
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+import scipy.sparse
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils import train_utils
-from rasa.utils.tensorflow.constants import FEATURIZERS
-from rasa.utils.tensorflow.model_data import RasaModelData
+from rasa.utils.tensorflow.constants import FEATURIZERS, SENTENCE, SEQUENCE
 from rasa.utils.tensorflow.models import RasaModel
 
 import overrides
@@ -231,33 +233,83 @@ class FastDIETClassifier(DIETClassifier):
         if not self.prepare_numpy_forward():
             return super()._predict(message)
         assert self._numpy_diet is not None
-        # As DIETClassifier._predict, with NumPy in place of `self.model.run_inference`.
-        model_data = self._prediction_model_data(message)
-        if model_data.is_empty():
+        # As DIETClassifier._predict, with NumPy in place of `self.model.run_inference`, reading the
+        # message's features as `_create_model_data` would combine them (`prediction_features`).
+        features = self._prediction_features(message)
+        if features is None:
             return None
-        return self._numpy_diet.run_inference(model_data)
+        return self._numpy_diet.run_features(*features)
 
-    # The model data of the last message predicted: the DIETs of an ensemble (components/
-    # diet_ensemble.py) read the same message one after another, and building Rasa's model data was
-    # 60 % of a DIET's CPU per message (docs/performance.md). (message, key, model data).
-    _last_model_data: tuple[Message, tuple[Any, ...], RasaModelData] | None = None
+    # The features of the last message predicted: the DIETs of an ensemble (components/
+    # diet_ensemble.py) read the same message one after another. (message, key, features).
+    _last_features: tuple[Message, tuple[Any, ...], TextFeatures | None] | None = None
 
-    def _prediction_model_data(self, message: Message) -> RasaModelData:
-        """`_create_model_data([message], training=False)`, reused for the same message.
+    def _prediction_features(self, message: Message) -> TextFeatures | None:
+        """`prediction_features(message, featurizers)`, reused for the same message.
 
-        At prediction it depends only on the message's text features and the featurizers this
-        DIET reads (no labels, no entities): the key holds those, and the message itself is
-        compared by identity (held, so that its id cannot be reused while cached).
+        It depends only on the message's features and the featurizers this DIET reads: the key
+        holds those, and the message itself is compared by identity (held, so that its id cannot
+        be reused while cached).
         """
-        key = (
-            tuple(self.component_config.get(FEATURIZERS) or ()),
-            len(message.features),
-            self.label_key,
-            self.label_sub_key,
-        )
-        last = FastDIETClassifier._last_model_data
+        featurizers = tuple(self.component_config.get(FEATURIZERS) or ())
+        key = (featurizers, len(message.features))
+        last = FastDIETClassifier._last_features
         if last is not None and last[0] is message and last[1] == key:
             return last[2]
-        model_data = self._create_model_data([message], training=False)
-        FastDIETClassifier._last_model_data = (message, key, model_data)
-        return model_data
+        features = prediction_features(message, featurizers)
+        FastDIETClassifier._last_features = (message, key, features)
+        return features
+
+
+# Per feature type (sequence, sentence): the combined sparse features, then the combined dense
+# features, each only if present: the order of `RasaModelData`'s feature lists at prediction.
+TextFeatures = tuple[list[Any], list[Any]]
+
+
+def prediction_features(message: Message, featurizers: tuple[str, ...] = ()) -> TextFeatures | None:
+    """The text features of one message as DIET's model data holds them at prediction, or None
+    when the message has none (DIETClassifier then predicts nothing).
+
+    `DIETClassifier._create_model_data([message], training=False)` collects the same features:
+    `Message.get_all_features` combines, per feature type, the sparse features of all featurizers
+    (in the order they were added, filtered by `featurizers` unless empty) side by side, then the
+    dense ones; Rasa's model data then wraps each in its own structures. Rasa deep-copies the first
+    featurizer's features and stacks the rest with `scipy.sparse.hstack`, 15 % of a parse's CPU
+    (docs/performance.md): here the non-zero entries are concatenated, each featurizer's columns
+    shifted by the widths before it, which is the same matrix. Parity: tests/test_fast_diet.py.
+    """
+    sequence: list[Any] = []
+    sentence: list[Any] = []
+    for is_sparse in (True, False):
+        for feature_type, combined in ((SEQUENCE, sequence), (SENTENCE, sentence)):
+            parts = [
+                f.features
+                for f in message.features
+                if f.attribute == TEXT
+                and f.type == feature_type
+                and f.is_sparse() == is_sparse
+                and (not featurizers or f.origin in featurizers)
+            ]
+            if parts:
+                combined.append(_side_by_side(parts, is_sparse))
+    if not (sequence or sentence):
+        return None
+    return sequence, sentence
+
+
+def _side_by_side(parts: list[Any], is_sparse: bool) -> Any:
+    """Feature matrices of the same rows side by side, as `Features.combine_with_features` puts them."""
+    rows = parts[0].shape[0]
+    if any(part.shape[0] != rows for part in parts):
+        shapes = [p.shape for p in parts]
+        raise ValueError(f"Cannot combine features as sequence dimensions do not match: {shapes}")
+    if not is_sparse:
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+    coos = [part if isinstance(part, scipy.sparse.coo_matrix) else part.tocoo() for part in parts]
+    if len(coos) == 1:
+        return coos[0]
+    offsets = np.cumsum([0] + [c.shape[1] for c in coos])
+    data = np.concatenate([c.data for c in coos])
+    row = np.concatenate([c.row for c in coos])
+    col = np.concatenate([c.col + offset for c, offset in zip(coos, offsets, strict=False)])
+    return scipy.sparse.coo_matrix((data, (row, col)), shape=(rows, int(offsets[-1])))

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.sparse
 import yaml
 from rasa.core.channels.channel import UserMessage
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -38,7 +39,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import LABEL
 
-from components.fast_diet import FastDIETClassifier, sharing_model
+from components.fast_diet import FastDIETClassifier, prediction_features, sharing_model
 from overrides.numpy_diet import STRUCTURE_KEY, WEIGHTS_FORMAT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -501,30 +502,92 @@ def test_switched_off_by_name_predicts_with_tensorflow(project, monkeypatch) -> 
 
 
 @pytest.mark.model
-def test_a_messages_model_data_is_built_once_for_all_the_diets_reading_it(
+def test_a_messages_features_are_collected_once_for_all_the_diets_reading_it(
     project, project_fast, monkeypatch
 ) -> None:
-    """The DIETs of an ensemble read one message one after another: Rasa's model data (60 % of a
-    DIET's CPU per message) is built once, and the prediction is the same as when built afresh."""
+    """The DIETs of an ensemble read one message one after another: its features are collected
+    once, and the prediction is the same as when collected afresh."""
+    import components.fast_diet as fast_diet
+
     featurize = project[2]
-    built: list[int] = []
-    create = FastDIETClassifier._create_model_data
+    collected: list[int] = []
+    collect = fast_diet.prediction_features
 
-    def counting(self: FastDIETClassifier, *args: Any, **kwargs: Any) -> Any:
-        built.append(1)
-        return create(self, *args, **kwargs)
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        collected.append(1)
+        return collect(*args, **kwargs)
 
-    monkeypatch.setattr(FastDIETClassifier, "_create_model_data", counting)
+    monkeypatch.setattr(fast_diet, "prediction_features", counting)
     [message] = featurize(["is valium any good for kicking"])
     first = project_fast._predict(message)
     again = project_fast._predict(message)
-    assert len(built) == 1
-    FastDIETClassifier._last_model_data = None
+    assert len(collected) == 1
+    FastDIETClassifier._last_features = None
     afresh = project_fast._predict(message)
-    assert len(built) == 2
+    assert len(collected) == 2
     for out in (again, afresh):
         np.testing.assert_array_equal(out["i_scores"], first["i_scores"])
-    # Another message object, even with the same text, builds its own.
+    # Another message object, even with the same text, collects its own.
     [other] = featurize(["is valium any good for kicking"])
     project_fast._predict(other)
-    assert len(built) == 3
+    assert len(collected) == 3
+
+
+def feature_arrays(model_data: Any) -> tuple[list[Any], list[Any]]:
+    text = model_data.data[TEXT]
+    return [f[0] for f in text.get("sequence", [])], [f[0] for f in text.get("sentence", [])]
+
+
+def assert_same_matrices(ours: list[Any], rasas: list[Any]) -> None:
+    assert len(ours) == len(rasas)
+    for mine, theirs in zip(ours, rasas, strict=True):
+        assert scipy.sparse.issparse(mine) == scipy.sparse.issparse(theirs)
+        assert mine.shape == theirs.shape
+        if scipy.sparse.issparse(mine):
+            np.testing.assert_array_equal(mine.toarray(), theirs.toarray())
+        else:  # Rasa's is a FeatureArray (an ndarray subclass that numpy's testing cannot compare)
+            np.testing.assert_array_equal(mine, np.array(theirs.tolist(), dtype=theirs.dtype))
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("dense", [False, True])
+def test_prediction_features_are_rasas_model_data(project, project_fast, dense) -> None:
+    """`prediction_features` collects, matrix for matrix, what `_create_model_data` builds at
+    prediction (two sparse featurizers, with and without a dense one beside them), and DIET's
+    confidences from either are identical."""
+    messages = project[2](holdout_texts()[::4])
+    if dense:
+        with_dense_features(messages, sequence_units=8, sentence_units=5)
+    for message in messages:
+        ours = prediction_features(message)
+        model_data = project_fast._create_model_data([message], training=False)
+        assert ours is not None
+        sequence, sentence = feature_arrays(model_data)
+        assert_same_matrices(ours[0], sequence)
+        assert_same_matrices(ours[1], sentence)
+        assert len(ours[0]) == (2 if dense else 1)
+        if not dense:  # the project model was trained on the sparse features only
+            np.testing.assert_array_equal(
+                project_fast._numpy_diet.run_features(*ours)["i_scores"],
+                project_fast._numpy_diet.run_inference(model_data)["i_scores"],
+            )
+
+
+def test_prediction_features_filter_by_featurizer_and_refuse_mismatched_rows() -> None:
+    message = Message({TEXT: "a b"})
+    first = scipy.sparse.coo_matrix(np.array([[1, 0], [0, 2]]))
+    second = scipy.sparse.coo_matrix(np.array([[0, 3, 0], [4, 0, 5]]))
+    message.add_features(Features(first, "sequence", TEXT, "one"))
+    message.add_features(Features(second, "sequence", TEXT, "two"))
+    message.add_features(Features(scipy.sparse.coo_matrix(np.ones((1, 2))), "sentence", TEXT, "one"))
+    sequence, sentence = prediction_features(message)
+    np.testing.assert_array_equal(sequence[0].toarray(), [[1, 0, 0, 3, 0], [0, 2, 4, 0, 5]])
+    assert sentence[0].shape == (1, 2)
+    only_two = prediction_features(message, ("two",))
+    assert only_two is not None
+    np.testing.assert_array_equal(only_two[0][0].toarray(), second.toarray())
+    assert only_two[1] == []
+    assert prediction_features(Message({TEXT: "x"})) is None
+    message.add_features(Features(scipy.sparse.coo_matrix(np.ones((3, 2))), "sequence", TEXT, "three"))
+    with pytest.raises(ValueError, match="do not match"):
+        prediction_features(message)
