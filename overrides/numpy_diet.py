@@ -12,10 +12,11 @@ confidences for a fraction of the CPU.
 
 Only the tensor maths is replaced. Training, persistence and loading are DIETClassifier's
 (unchanged, so swapping `name: DIETClassifier` for `name: components.fast_diet.FastDIETClassifier`
-with the same options trains the same network); at prediction time the model data is still built
-by Rasa's `_create_model_data`, and ranking, confidence normalisation and what is written to the
-message are Rasa's `_predict_label` / `process`. What changes is the single call
-`self.model.run_inference(model_data)`: `NumpyDIET.run_inference` returns the same
+with the same options trains the same network); ranking, confidence normalisation and what is
+written to the message are Rasa's `_predict_label` / `process`. What changes is the single call
+`self.model.run_inference(model_data)`: `NumpyDIET.run_inference` (on Rasa's model data) and
+`NumpyDIET.run_features` (on the same matrices, collected from the message by
+components/fast_diet.py's `prediction_features` without building the model data) return the same
 `{"i_scores": ..., "diagnostic_data": {...}}` from a NumPy implementation of DIET's inference pass
 (no dropout, no sparse dropout, no masking of tokens):
 
