@@ -444,9 +444,15 @@ async def test_socketio_sessions_stick_to_one_server(stack, answers, ledger):
     # server would get 400 ("Invalid session"); 499 is nginx noting that a client, disconnecting,
     # dropped its pending long-poll.
     assert all(len(servers) == 1 for servers in servers_by_client.values()), servers_by_client
-    assert all(200 <= line.status < 300 or line.status == 499 for line in lines), Counter(
-        line.status for line in lines
-    )
+    # While a session is open every request succeeds. Only as the client closes it may a request get
+    # a 400 from the same server: the client's next long-poll can be on its way beside the close
+    # packet, and python-engineio answers "Invalid session" to a request that arrives after it has
+    # closed the session (seen once in about 200 requests, in CI). nginx logs requests as they end,
+    # so that long-poll is one of the client's last two lines.
+    for address in addresses:
+        statuses = [line.status for line in lines if line.remote == address and line.status != 499]
+        assert all(200 <= status < 300 for status in statuses[:-2]), (address, statuses)
+        assert all(200 <= status < 300 or status == 400 for status in statuses[-2:]), (address, statuses)
     # Different clients were spread over both servers.
     assert set().union(*servers_by_client.values()) == {stack.upstream(1), stack.upstream(2)}
 
