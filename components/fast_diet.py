@@ -23,6 +23,8 @@ import contextlib
 import ctypes
 import gc
 import logging
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,7 +43,7 @@ from rasa.utils.tensorflow.constants import FEATURIZERS, SENTENCE, SEQUENCE
 from rasa.utils.tensorflow.models import RasaModel
 
 import overrides
-from overrides.numpy_diet import NumpyDIET, UnsupportedDIETModel
+from overrides.numpy_diet import NumpyDIET, NumpyDIETStack, UnsupportedDIETModel
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,9 @@ class FastDIETClassifier(DIETClassifier):
         self._numpy_diet: NumpyDIET | None = None
         # The TF model the NumPy weights (or the decision to fall back) were taken from.
         self._prepared_for: RasaModel | None = None
+        # The DIETs of the same model that predict together with this one (see _DIETGroup).
+        self._group: _DIETGroup | None = None
+        _instances.add(self)
 
     # Whether a component loaded for predictions keeps its TensorFlow model once the NumPy weights
     # are extracted (tests comparing both paths keep it).
@@ -235,10 +240,51 @@ class FastDIETClassifier(DIETClassifier):
         assert self._numpy_diet is not None
         # As DIETClassifier._predict, with NumPy in place of `self.model.run_inference`, reading the
         # message's features as `_create_model_data` would combine them (`prediction_features`).
+        group = self._diet_group()
+        if group is not None:
+            result = group.take(self, message)
+            if result is not None:
+                return result
         features = self._prediction_features(message)
         if features is None:
             return None
-        return self._numpy_diet.run_features(*features)
+        if group is None:
+            return self._numpy_diet.run_features(*features)
+        return group.predict(self, message, features)
+
+    def _diet_group(self) -> _DIETGroup | None:
+        """The DIETs (this one among them) of the same model, reading the same featurizers, that
+        predict with NumPy and are of the same shape: an ensemble (components/diet_ensemble.py).
+        None when there is no other (or numpy_diet is switched off: then none predicts with NumPy).
+        Found once; found again when any of them has new weights."""
+        group = self._group
+        if group is not None and group.is_current():
+            return group
+        self._group = None
+        featurizers = tuple(self.component_config.get(FEATURIZERS) or ())
+        siblings = sorted(
+            (
+                c
+                for c in list(_instances)
+                if c._model_storage is self._model_storage
+                and tuple(c.component_config.get(FEATURIZERS) or ()) == featurizers
+                and c.uses_numpy_path
+            ),
+            key=lambda c: c._resource.name,
+        )
+        if len(siblings) < 2 or self not in siblings:
+            return None
+        try:
+            stack = NumpyDIETStack([c._numpy_diet for c in siblings if c._numpy_diet is not None])
+        except UnsupportedDIETModel as reason:
+            logger.info(f"{self.__class__.__name__}: DIETs predicted one by one ({reason}).")
+            return None
+        group = _DIETGroup(tuple(weakref.ref(c) for c in siblings), stack)
+        for component, member in zip(siblings, stack.members, strict=True):
+            # The same weights, now views into the stack's arrays: nothing is held twice.
+            component._numpy_diet = member
+            component._group = group
+        return group
 
     # The features of the last message predicted: the DIETs of an ensemble (components/
     # diet_ensemble.py) read the same message one after another. (message, key, features).
@@ -259,6 +305,67 @@ class FastDIETClassifier(DIETClassifier):
         features = prediction_features(message, featurizers)
         FastDIETClassifier._last_features = (message, key, features)
         return features
+
+
+# Every FastDIETClassifier (and subclass) alive in this process, for _diet_group to find siblings.
+_instances: weakref.WeakSet[FastDIETClassifier] = weakref.WeakSet()
+
+
+@dataclass
+class _DIETGroup:
+    """DIETs of one model that run on the same messages one after another (an ensemble): the first
+    of them to predict a message computes all of their results in one NumpyDIETStack pass, and each
+    of the others takes its own when it comes to the message.
+
+    A message's results wait in `pending` until taken. On the server a message passes all the
+    DIETs before the next one is parsed, so at most one waits; a batch (`rasa test`, the
+    evaluation) runs each DIET over all its messages in turn, so up to the whole batch waits, with
+    at most `MAX_PENDING` kept (the oldest dropped: its DIETs then compute it again).
+    """
+
+    members: tuple[weakref.ref[FastDIETClassifier], ...]
+    stack: NumpyDIETStack
+    # id(message) -> (message, features key, {member index: its result not yet taken})
+    pending: dict[int, tuple[Message, tuple[Any, ...], dict[int, dict[str, Any]]]] = field(
+        default_factory=dict
+    )
+
+    MAX_PENDING = 1024
+
+    def is_current(self) -> bool:
+        """Every member is alive and still predicts with the weights the stack was built from."""
+        components = [ref() for ref in self.members]
+        return all(
+            c is not None and c.prepare_numpy_forward() and c._group is self and c._numpy_diet is m
+            for c, m in zip(components, self.stack.members, strict=True)
+        )
+
+    def _index(self, component: FastDIETClassifier) -> int:
+        return next(i for i, ref in enumerate(self.members) if ref() is component)
+
+    @staticmethod
+    def _key(component: FastDIETClassifier, message: Message) -> tuple[Any, ...]:
+        return (tuple(component.component_config.get(FEATURIZERS) or ()), len(message.features))
+
+    def take(self, component: FastDIETClassifier, message: Message) -> dict[str, Any] | None:
+        """The result computed for `component` when another member predicted `message`, if any."""
+        entry = self.pending.get(id(message))
+        if entry is None or entry[0] is not message or entry[1] != self._key(component, message):
+            return None
+        result = entry[2].pop(self._index(component), None)
+        if not entry[2]:
+            del self.pending[id(message)]
+        return result
+
+    def predict(self, component: FastDIETClassifier, message: Message, features: Any) -> dict[str, Any]:
+        """All members' results for `message`; returns `component`'s and keeps the others'."""
+        results = dict(enumerate(self.stack.run_features(*features)))
+        own = results.pop(self._index(component))
+        self.pending.pop(id(message), None)  # a stale entry goes to the end
+        self.pending[id(message)] = (message, self._key(component, message), results)
+        while len(self.pending) > self.MAX_PENDING:
+            del self.pending[next(iter(self.pending))]
+        return own
 
 
 # Per feature type (sequence, sentence): the combined sparse features, then the combined dense

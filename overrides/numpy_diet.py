@@ -145,11 +145,13 @@ class Dense:
         if rows.size > 1 and np.any(rows[1:] < rows[:-1]):
             order = np.argsort(rows, kind="stable")
             rows, cols, values = rows[order], cols[order], values[order]
-        y = np.zeros((coo.shape[0], self.kernel.shape[1]), dtype=np.float32)
+        # A stack's kernel (NumpyDIETStack) has the members first: (members, in, out).
+        *members, _, units = self.kernel.shape
+        y = np.zeros((*members, coo.shape[0], units), dtype=np.float32)
         if rows.size:
-            contributions = self.kernel[cols] * values.astype(np.float32)[:, np.newaxis]
+            contributions = self.kernel[..., cols, :] * values.astype(np.float32)[:, np.newaxis]
             present, starts = np.unique(rows, return_index=True)
-            y[present] = np.add.reduceat(contributions, starts, axis=0)
+            y[..., present, :] = np.add.reduceat(contributions, starts, axis=-2)
         return self._finish(y)
 
     def _finish(self, y: Array) -> Array:
@@ -217,6 +219,10 @@ class FeatureTypeCombiner:
                 parts.append(self.sparse_to_dense.sparse(feature))
             else:
                 parts.append(np.asarray(feature, dtype=np.float32))
+        if len(parts) > 1:
+            # In a stack the sparse parts have a members axis first; the message's dense ones not.
+            members = max(part.shape[:-2] for part in parts)
+            parts = [np.broadcast_to(part, (*members, *part.shape[-2:])) for part in parts]
         x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
         for layer in self.unify_dims:
             x = layer(x)
@@ -236,16 +242,17 @@ class EncoderLayer:
     num_heads: int
 
     def __call__(self, x: Array, mask_logits: Array | None) -> tuple[Array, Array]:
-        length, units = x.shape
+        *members, length, units = x.shape  # members: (), or (n,) in a NumpyDIETStack
         depth = units // self.num_heads
-        # (length, 3 units) -> (3, heads, length, depth)
+        # ([members,] length, 3 units) -> (3, [members,] heads, length, depth)
         projected = self.attention_norm(x) @ self.query_key_value
-        query, key, value = projected.reshape(length, 3, self.num_heads, depth).transpose(1, 2, 0, 3)
-        logits = (query @ key.transpose(0, 2, 1)) / np.sqrt(np.float32(depth))
+        projected = projected.reshape(*members, length, 3, self.num_heads, depth)
+        query, key, value = np.moveaxis(projected, -3, 0).swapaxes(-3, -2)
+        logits = (query @ key.swapaxes(-1, -2)) / np.sqrt(np.float32(depth))
         if mask_logits is not None:
             logits = logits + mask_logits
-        weights = softmax(logits, axis=-1)  # (heads, length, length)
-        attended = (weights @ value).transpose(1, 0, 2).reshape(length, units)
+        weights = softmax(logits, axis=-1)  # ([members,] heads, length, length)
+        attended = (weights @ value).swapaxes(-3, -2).reshape(*members, length, units)
         x = x + self.output(attended)
         x = x + self.ffn_output(self.ffn_hidden(self.ffn_norm(x)))
         return x, weights
@@ -310,13 +317,14 @@ class Encoder:
         """Sinusoidal encoding: sin on even units, cos on odd units (TransformerEncoder)."""
         angle_rads = np.arange(length, dtype=np.float32)[:, np.newaxis] * self.angles
         encoding = np.empty_like(angle_rads)
-        encoding[:, 0::2] = np.sin(angle_rads[:, 0::2])
-        encoding[:, 1::2] = np.cos(angle_rads[:, 1::2])
+        encoding[..., 0::2] = np.sin(angle_rads[..., 0::2])
+        encoding[..., 1::2] = np.cos(angle_rads[..., 1::2])
         return encoding
 
     def __call__(self, x: Array) -> tuple[Array, Array]:
-        """(length, input units) -> (length, units) and attention weights (layers, heads, L, L)."""
-        length = x.shape[0]
+        """([members,] length, input units) -> ([members,] length, units) and attention weights
+        ([members,] layers, heads, L, L)."""
+        length = x.shape[-2]
         x = self.embedding(x) * np.sqrt(np.float32(self.units))
         x = x + self.positional_encoding(length)
         mask_logits = None
@@ -326,7 +334,7 @@ class Encoder:
         for layer in self.layers:
             x, weights = layer(x, mask_logits)
             attention.append(weights)
-        return self.final_norm(x), np.stack(attention)
+        return self.final_norm(x), np.stack(attention, axis=-4)
 
 
 _blas_controller: ThreadpoolController | None = None
@@ -466,7 +474,7 @@ class NumpyDIET:
         x = self.sequence_combiner(sequence)
         if self.sentence_combiner is not None:
             # The sentence-level features take the position right after the last token.
-            x = np.concatenate([x, self.sentence_combiner(sentence)], axis=0)
+            x = np.concatenate([x, self.sentence_combiner(sentence)], axis=-2)
         for layer in self.hidden_layers:
             x = layer(x)
         if self.encoder is None:
@@ -476,11 +484,11 @@ class NumpyDIET:
 
     def intent_confidences(self, transformed: Array) -> Array:
         """Last position (the sentence features, if any) -> confidences over all intents."""
-        text_embed = self.embed_text(transformed[-1])
+        text_embed = self.embed_text(transformed[..., -1:, :])  # ([members,] 1, embedding)
         labels = self.label_embeddings
         if self.similarity_type == COSINE:
             text_embed, labels = l2_normalize(text_embed), l2_normalize(labels)
-        similarities = labels @ text_embed
+        similarities = (labels @ text_embed.swapaxes(-1, -2))[..., 0]
         return softmax(similarities) if self.softmax_confidence else similarities
 
     def save(self, path: Path) -> None:
@@ -540,6 +548,63 @@ class NumpyDIET:
             },
             "i_scores": confidences[np.newaxis],
         }
+
+
+# ------------------------------------------------- several DIETs of the same shape in one pass
+
+
+class NumpyDIETStack:
+    """The forward passes of several DIETs of the same shape on the same message, done as one.
+
+    Why: an ensemble (components/diet_ensemble.py) runs three DIETs that differ only in their
+    weights on the same message. Each pass is some thirty NumPy calls on matrices of about 20 x 128,
+    so most of its time is the cost of a call, paid once per DIET. Here every weight is stacked over
+    the members along a new first axis (vectors as (members, 1, n), so that they broadcast over the
+    rows), and the NumpyDIET classes above, which take an optional leading members axis, run all
+    members with each call: the same arithmetic per member in the same order, so that every
+    member's result is bit-identical to its own `run_features` (tests/test_fast_diet.py). The
+    members are rebuilt with their arrays as views into the stacked ones, so no weight is held twice.
+    """
+
+    def __init__(self, members: Sequence[NumpyDIET]) -> None:
+        """Raises UnsupportedDIETModel unless there are several members, all of the same layout."""
+        if len(members) < 2:
+            raise UnsupportedDIETModel("a stack needs at least two DIETs")
+        structures, member_arrays = [], []
+        for member in members:
+            arrays: dict[str, Array] = {}
+            structures.append(_encode(member, arrays, "w"))
+            member_arrays.append(arrays)
+        shapes = [{key: array.shape for key, array in arrays.items()} for arrays in member_arrays]
+        if any(structure != structures[0] for structure in structures) or any(s != shapes[0] for s in shapes):
+            raise UnsupportedDIETModel("the DIETs differ in layout or sizes")
+        stacked = {key: np.stack([arrays[key] for arrays in member_arrays]) for key in member_arrays[0]}
+        self.members: tuple[NumpyDIET, ...] = tuple(
+            _decode(structures[0], {key: array[i] for key, array in stacked.items()})
+            for i in range(len(members))
+        )
+        self._stacked: NumpyDIET = _decode(
+            structures[0],
+            {key: array[:, np.newaxis] if array.ndim == 2 else array for key, array in stacked.items()},
+        )
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def run_features(self, sequence: Sequence[Any], sentence: Sequence[Any]) -> list[dict[str, Any]]:
+        """`NumpyDIET.run_features` of every member, in the members' order."""
+        stacked = self._stacked.run_features(sequence, sentence)
+        attention = stacked[DIAGNOSTIC_DATA]["attention_weights"]
+        return [
+            {
+                DIAGNOSTIC_DATA: {
+                    "attention_weights": attention[:, i] if attention is not None else None,
+                    "text_transformed": stacked[DIAGNOSTIC_DATA]["text_transformed"][:, i],
+                },
+                "i_scores": stacked["i_scores"][:, i],
+            }
+            for i in range(len(self.members))
+        ]
 
 
 # ------------------------------------------------- saving the weights beside Rasa's own files

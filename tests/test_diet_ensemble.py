@@ -19,7 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from components.diet_ensemble import DIETEnsembleMember, averaged_ranking
 from components.fast_diet import FastDIETClassifier
-from tests.test_fast_diet import ROOT
+from tests.test_fast_diet import ROOT, load_served_diets
 
 MEMBER = "components.diet_ensemble.DIETEnsembleMember"
 
@@ -134,20 +134,9 @@ def test_config_members_weigh_every_diet_the_same_and_differ_only_in_seed():
 def test_the_trained_model_serves_every_member_without_tensorflow(model, tmp_path):
     """Each DIET of the ensemble is loaded from its saved NumPy weights (no TF model, ~160 MB per
     DIET per worker otherwise: docs/performance.md), and the members are different DIETs."""
-    import shutil
-
     import numpy as np
 
-    from scripts.evaluate import load_agent
-
-    copy = tmp_path / "assistant.tar.gz"
-    shutil.copy(model, copy)
-    runner = load_agent(copy).processor.graph_runner
-    diets = [
-        runner._instantiated_nodes[name]._component
-        for name, node in runner._graph_schema.nodes.items()
-        if issubclass(node.uses, FastDIETClassifier) and node.fn == "process"
-    ]
+    diets = load_served_diets(model, tmp_path)
     assert [type(d) for d in diets] == [FastDIETClassifier] + [DIETEnsembleMember] * len(members_in_config())
     assert all(d.model is None and d.uses_numpy_path for d in diets)
     first = diets[0]._numpy_diet.label_embeddings

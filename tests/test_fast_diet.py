@@ -40,7 +40,15 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import LABEL
 
 from components.fast_diet import FastDIETClassifier, prediction_features, sharing_model
-from overrides.numpy_diet import STRUCTURE_KEY, WEIGHTS_FORMAT
+from overrides.numpy_diet import (
+    STRUCTURE_KEY,
+    WEIGHTS_FORMAT,
+    NumpyDIET,
+    NumpyDIETStack,
+    UnsupportedDIETModel,
+    _decode,
+    _encode,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "assistant.tar.gz"
@@ -418,6 +426,7 @@ def test_other_supported_configurations_match_tensorflow(tmp_path, project) -> N
     assert served.model is None
     assert_same_weights(served._numpy_diet, numpy_diet)
     compare(as_plain_diet(fast), served, test_messages)
+    assert_stack_matches_each_alone(numpy_diet, test_messages)
 
 
 @pytest.mark.model
@@ -433,7 +442,9 @@ def test_no_transformer_matches_tensorflow(tmp_path, project) -> None:
     )
     assert fast.uses_numpy_path
     assert fast._numpy_diet is not None and fast._numpy_diet.encoder is None
-    compare(as_plain_diet(fast), fast, project[2](holdout_texts()[::6]))
+    test_messages = project[2](holdout_texts()[::6])
+    compare(as_plain_diet(fast), fast, test_messages)
+    assert_stack_matches_each_alone(fast._numpy_diet, test_messages)
 
 
 @pytest.mark.model
@@ -591,3 +602,135 @@ def test_prediction_features_filter_by_featurizer_and_refuse_mismatched_rows() -
     message.add_features(Features(scipy.sparse.coo_matrix(np.ones((3, 2))), "sequence", TEXT, "three"))
     with pytest.raises(ValueError, match="do not match"):
         prediction_features(message)
+
+
+# ------------------------------------------------------ several DIETs in one pass (NumpyDIETStack)
+
+
+def other_weights(numpy_diet: NumpyDIET, seed: int) -> NumpyDIET:
+    """A DIET of the same layout with other weights (as another training seed gives)."""
+    arrays: dict[str, Any] = {}
+    structure = _encode(numpy_diet, arrays, "w")
+    generator = np.random.default_rng(seed)
+    changed = {
+        key: (array * generator.uniform(0.5, 1.5, array.shape)).astype(array.dtype)
+        for key, array in arrays.items()
+    }
+    return _decode(structure, changed)
+
+
+def assert_stack_matches_each_alone(numpy_diet: NumpyDIET, messages: list[Message]) -> None:
+    """Stacked with two DIETs of other weights, each member's result is bit for bit its own
+    `run_features`, and the members' weights are views into the stack's (held once)."""
+    alone = [numpy_diet, other_weights(numpy_diet, 1), other_weights(numpy_diet, 2)]
+    stack = NumpyDIETStack(alone)
+    assert len(stack) == 3
+    for member, original in zip(stack.members, alone, strict=True):
+        assert_same_weights(member, original)
+        assert np.shares_memory(member.embed_text.kernel, stack._stacked.embed_text.kernel)
+    for message in messages:
+        features = prediction_features(message)
+        assert features is not None
+        for stacked, original in zip(stack.run_features(*features), alone, strict=True):
+            own = original.run_features(*features)
+            np.testing.assert_array_equal(stacked["i_scores"], own["i_scores"])
+            for name in ("text_transformed", "attention_weights"):
+                ours, theirs = stacked[DIAGNOSTIC_DATA][name], own[DIAGNOSTIC_DATA][name]
+                if theirs is None:
+                    assert ours is None
+                else:
+                    assert ours.shape == theirs.shape
+                    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.model
+def test_a_stack_of_the_project_diet_gives_each_member_its_own_result(project, project_fast) -> None:
+    assert project_fast._numpy_diet is not None
+    assert_stack_matches_each_alone(project_fast._numpy_diet, project[2](holdout_texts()[::4]))
+
+
+@pytest.mark.model
+def test_a_stack_refuses_diets_of_different_layouts(project_fast) -> None:
+    numpy_diet = project_fast._numpy_diet
+    assert numpy_diet is not None
+    with pytest.raises(UnsupportedDIETModel):
+        NumpyDIETStack([numpy_diet])
+    narrower = dataclasses.replace(numpy_diet, label_embeddings=numpy_diet.label_embeddings[:-1])
+    with pytest.raises(UnsupportedDIETModel):
+        NumpyDIETStack([numpy_diet, narrower])
+    cosine = dataclasses.replace(numpy_diet, similarity_type="cosine")
+    with pytest.raises(UnsupportedDIETModel):
+        NumpyDIETStack([numpy_diet, cosine])
+
+
+def load_served_diets(model: Path, tmp_path: Path) -> list[FastDIETClassifier]:
+    """The DIETs of the project model as a server loads them (no TF model), in pipeline order."""
+    from scripts.evaluate import load_agent
+
+    copy = tmp_path / "assistant.tar.gz"
+    shutil.copy(model, copy)
+    runner = load_agent(copy).processor.graph_runner
+    return [
+        runner._instantiated_nodes[name]._component
+        for name, node in runner._graph_schema.nodes.items()
+        if issubclass(node.uses, FastDIETClassifier) and node.fn == "process"
+    ]
+
+
+@pytest.fixture
+def served_diets(model, tmp_path) -> list[FastDIETClassifier]:
+    diets = load_served_diets(model, tmp_path)
+    assert len(diets) == 3
+    return diets
+
+
+def rankings(diets: list[FastDIETClassifier], messages: list[Message]) -> list[Any]:
+    """Each DIET's `process` over all the messages in turn (as the graph runs them), then what the
+    last one wrote."""
+    for diet in diets:
+        diet.process(messages)
+    return [(m.get(INTENT), m.get(INTENT_RANKING_KEY)) for m in messages]
+
+
+@pytest.mark.model
+def test_the_ensembles_diets_compute_each_message_once_together(project, served_diets, monkeypatch) -> None:
+    """The three DIETs of config.yml form one group: the first to see a message computes all
+    three results in one stacked pass and the others take theirs; what is written to the messages
+    is exactly what the DIETs write one by one. In a batch at most MAX_PENDING results wait."""
+    import components.fast_diet as fast_diet
+
+    passes: list[int] = []
+    run_stack = NumpyDIETStack.run_features
+
+    def counting(self: NumpyDIETStack, *args: Any) -> Any:
+        passes.append(1)
+        return run_stack(self, *args)
+
+    monkeypatch.setattr(NumpyDIETStack, "run_features", counting)
+    texts = holdout_texts()[::10]
+
+    # One message at a time, as a server parses: one pass per message, nothing left waiting.
+    together = []
+    for text in texts:
+        together += rankings(served_diets, project[2]([text]))
+    group = served_diets[0]._diet_group()
+    assert group is not None and all(d._group is group for d in served_diets)
+    assert len(passes) == len(texts) and not group.pending
+
+    # A batch: still one pass per message, and every result taken.
+    passes.clear()
+    assert rankings(served_diets, project[2](texts)) == together
+    assert len(passes) == len(texts) and not group.pending
+
+    # Fewer places than messages: the oldest results are dropped and computed again.
+    monkeypatch.setattr(fast_diet._DIETGroup, "MAX_PENDING", 3)
+    passes.clear()
+    assert rankings(served_diets, project[2](texts)) == together
+    assert len(passes) > len(texts) and len(group.pending) <= 3
+
+    # And all of it is what the three DIETs write predicting one by one.
+    monkeypatch.setattr(fast_diet.FastDIETClassifier, "_diet_group", lambda self: None)
+    alone = []
+    for text in texts:
+        alone += rankings(served_diets, project[2]([text]))
+    assert alone == together
