@@ -42,6 +42,12 @@ OVERRIDES = {
         Override(
             "load_in_turn", "rasa", "rasa.core.run.load_agent_on_start (workers load one at a time)", True
         ),
+        Override(
+            "graph_runner",
+            "rasa",
+            "DaskGraphRunner.run, as the processor loads it (OrderedGraphRunner)",
+            True,
+        ),
         Override("action_validation", "rasa", "RemoteAction._validate_action_result", True),
         Override("action_payload", "rasa", "RemoteAction._action_call_format", True),
         Override(
