@@ -191,9 +191,7 @@ class FastDIETClassifier(DIETClassifier):
         self.model = None
         self._prepared_for = None
         gc.collect()
-        # Not on glibc: the freed memory is reused by Python instead of returned.
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return_freed_memory()
 
     @classmethod
     def from_diet_classifier(cls, diet: DIETClassifier) -> FastDIETClassifier:
@@ -284,6 +282,9 @@ class FastDIETClassifier(DIETClassifier):
             # The same weights, now views into the stack's arrays: nothing is held twice.
             component._numpy_diet = member
             component._group = group
+        # The weights the stack copied are free now, but glibc keeps freed blocks of this size in
+        # the heap: without this a worker holds ~28 MB more (measured: RSS after 50 parses).
+        return_freed_memory()
         return group
 
     # The features of the last message predicted: the DIETs of an ensemble (components/
@@ -305,6 +306,12 @@ class FastDIETClassifier(DIETClassifier):
         features = prediction_features(message, featurizers)
         FastDIETClassifier._last_features = (message, key, features)
         return features
+
+
+def return_freed_memory() -> None:
+    """Hands memory freed by Python back to the operating system (glibc only; elsewhere nothing)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 # Every FastDIETClassifier (and subclass) alive in this process, for _diet_group to find siblings.
