@@ -80,8 +80,10 @@ class FastDIETClassifier(DIETClassifier):
         self._numpy_diet: NumpyDIET | None = None
         # The TF model the NumPy weights (or the decision to fall back) were taken from.
         self._prepared_for: RasaModel | None = None
-        # The DIETs of the same model that predict together with this one (see _DIETGroup).
+        # The DIETs of the same model that predict together with this one (see _DIETGroup), or
+        # the weights of the DIETs found last time that could not be stacked (not tried again).
         self._group: _DIETGroup | None = None
+        self._not_stackable: tuple[int, ...] | None = None
         _instances.add(self)
 
     # Whether a component loaded for predictions keeps its TensorFlow model once the NumPy weights
@@ -272,10 +274,14 @@ class FastDIETClassifier(DIETClassifier):
         )
         if len(siblings) < 2 or self not in siblings:
             return None
+        weights = tuple(id(c._numpy_diet) for c in siblings)
+        if weights == self._not_stackable:
+            return None
         try:
             stack = NumpyDIETStack([c._numpy_diet for c in siblings if c._numpy_diet is not None])
         except UnsupportedDIETModel as reason:
             logger.info(f"{self.__class__.__name__}: DIETs predicted one by one ({reason}).")
+            self._not_stackable = weights
             return None
         group = _DIETGroup(tuple(weakref.ref(c) for c in siblings), stack)
         for component, member in zip(siblings, stack.members, strict=True):

@@ -738,3 +738,31 @@ def test_the_ensembles_diets_compute_each_message_once_together(project, served_
     for text in texts:
         alone += rankings(served_diets, project[2]([text]))
     assert alone == together
+
+
+@pytest.mark.model
+def test_diets_that_cannot_be_stacked_predict_one_by_one_without_trying_again(
+    project, served_diets, monkeypatch
+) -> None:
+    """A DIET of another layout beside the others (here: cosine similarity): each predicts alone,
+    exactly as without a group, and the stack is tried once, not for every message."""
+    first = served_diets[0]
+    assert first._numpy_diet is not None
+    first._numpy_diet = dataclasses.replace(first._numpy_diet, similarity_type="cosine")
+    tries: list[int] = []
+    build = NumpyDIETStack.__init__
+
+    def counting(self: NumpyDIETStack, *args: Any) -> None:
+        tries.append(1)
+        build(self, *args)
+
+    monkeypatch.setattr(NumpyDIETStack, "__init__", counting)
+    for text in holdout_texts()[::40]:
+        [message] = project[2]([text])
+        for diet in served_diets:
+            assert diet._diet_group() is None
+            out = diet._predict(message)
+            assert out is not None and diet._numpy_diet is not None
+            alone = diet._numpy_diet.run_features(*prediction_features(message))
+            np.testing.assert_array_equal(out["i_scores"], alone["i_scores"])
+    assert len(tries) == len(served_diets)  # each DIET tried once
