@@ -261,24 +261,24 @@ class FastDIETClassifier(DIETClassifier):
         if group is not None and group.is_current():
             return group
         self._group = None
-        featurizers = tuple(self.component_config.get(FEATURIZERS) or ())
         siblings = sorted(
             (
                 c
                 for c in list(_instances)
                 if c._model_storage is self._model_storage
-                and tuple(c.component_config.get(FEATURIZERS) or ()) == featurizers
+                and c._featurizers() == self._featurizers()
                 and c.uses_numpy_path
             ),
             key=lambda c: c._resource.name,
         )
         if len(siblings) < 2 or self not in siblings:
             return None
-        weights = tuple(id(c._numpy_diet) for c in siblings)
+        numpy_diets = [c._numpy_diet for c in siblings]  # none is None: each uses the NumPy path
+        weights = tuple(map(id, numpy_diets))
         if weights == self._not_stackable:
             return None
         try:
-            stack = NumpyDIETStack([c._numpy_diet for c in siblings if c._numpy_diet is not None])
+            stack = NumpyDIETStack(numpy_diets)  # type: ignore[arg-type]
         except UnsupportedDIETModel as reason:
             logger.info(f"{self.__class__.__name__}: DIETs predicted one by one ({reason}).")
             self._not_stackable = weights
@@ -304,14 +304,21 @@ class FastDIETClassifier(DIETClassifier):
         holds those, and the message itself is compared by identity (held, so that its id cannot
         be reused while cached).
         """
-        featurizers = tuple(self.component_config.get(FEATURIZERS) or ())
-        key = (featurizers, len(message.features))
+        key = self._features_key(message)
         last = FastDIETClassifier._last_features
         if last is not None and last[0] is message and last[1] == key:
             return last[2]
-        features = prediction_features(message, featurizers)
+        features = prediction_features(message, self._featurizers())
         FastDIETClassifier._last_features = (message, key, features)
         return features
+
+    def _featurizers(self) -> tuple[str, ...]:
+        """The featurizers whose features this DIET reads (all of them when empty)."""
+        return tuple(self.component_config.get(FEATURIZERS) or ())
+
+    def _features_key(self, message: Message) -> tuple[Any, ...]:
+        """What this DIET's features of `message` depend on, beside the message itself."""
+        return (self._featurizers(), len(message.features))
 
 
 def return_freed_memory() -> None:
@@ -356,14 +363,10 @@ class _DIETGroup:
     def _index(self, component: FastDIETClassifier) -> int:
         return next(i for i, ref in enumerate(self.members) if ref() is component)
 
-    @staticmethod
-    def _key(component: FastDIETClassifier, message: Message) -> tuple[Any, ...]:
-        return (tuple(component.component_config.get(FEATURIZERS) or ()), len(message.features))
-
     def take(self, component: FastDIETClassifier, message: Message) -> dict[str, Any] | None:
         """The result computed for `component` when another member predicted `message`, if any."""
         entry = self.pending.get(id(message))
-        if entry is None or entry[0] is not message or entry[1] != self._key(component, message):
+        if entry is None or entry[0] is not message or entry[1] != component._features_key(message):
             return None
         result = entry[2].pop(self._index(component), None)
         if not entry[2]:
@@ -375,7 +378,7 @@ class _DIETGroup:
         results = dict(enumerate(self.stack.run_features(*features)))
         own = results.pop(self._index(component))
         self.pending.pop(id(message), None)  # a stale entry goes to the end
-        self.pending[id(message)] = (message, self._key(component, message), results)
+        self.pending[id(message)] = (message, component._features_key(message), results)
         while len(self.pending) > self.MAX_PENDING:
             del self.pending[next(iter(self.pending))]
         return own

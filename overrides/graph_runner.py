@@ -6,8 +6,8 @@ targets from the whole graph, builds a dask graph from it, has dask order its ta
 calls the nodes one after another (dask's synchronous scheduler: Rasa never runs nodes in
 parallel). All of that depends only on the targets and on which inputs are given, never on the
 values, so `OrderedGraphRunner` works it out once per (targets, input names) and afterwards calls
-the same nodes, with the same arguments, in the order dask chose (the order is taken from dask
-itself, `dask.order.order`, the priorities its scheduler follows).
+the same nodes, with the same arguments, in the order dask runs them (recorded once by letting dask
+run the same graph with a recorder in place of each node).
 
 What a run returns, and what it raises, is what `DaskGraphRunner.run` returns and raises: the
 targets' outputs by node name (an input asked for as a target: its `(name, value)` pair); a node's
