@@ -198,6 +198,16 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "took 3 kpins with my methadone and i feel so far away",
     "mixed xanax and dope, feel like im about to pass out",
     "took his klonopin and oxy and his pulse is 38",
+    # session 23: someone shaking that will not stop (a seizure, e.g. after stopping a benzo), a
+    # whole supply taken at once, done with living, pills lined up
+    "my brother is twitching and it won't stop after he mixed bars and dope",
+    "she's convulsing uncontrollably on the couch",
+    "he took his entire week of take-homes at once",
+    "i swallowed my whole supply of klonopin",
+    "im tired of living like this",
+    "honestly i'm just done living",
+    "got my pills all lined up on the desk",
+    "he is not breathing, i thought suboxone would protect him from overdosing",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
@@ -258,6 +268,16 @@ OVERDOSE_LOOK_ALIKES = [
     "where do i pick up naloxone near me",
     "what does naloxone even do",
     "what should i do if my brother overdoses in the future",
+    # session 23: shaking in withdrawal, a supply taken somewhere, tired of being sick
+    "im shaking all over and it wont stop, is that normal in wds",
+    "my son is shaking from withdrawal, is that normal",
+    "im so tired of being sick all the time",
+    "sick of being dopesick every morning",
+    "she took her whole week off to help me detox",
+    # session 23: breathing asked about, prevention, fear of what a mix may do
+    "how can you tell if someone's breathing is too shallow after using",
+    "can methadone protect me from an overdose",
+    "afraid of not breathing in my sleep if i mix my meds",
 ]
 
 
