@@ -30,6 +30,7 @@ MESSAGE_SETS = [
     ("session 16", ROOT / "tests" / "s16_nlu.yml", None),
     ("session 18", ROOT / "tests" / "s18_nlu.yml", None),
     ("session 19", ROOT / "tests" / "s19_nlu.yml", None),
+    ("session 23", ROOT / "tests" / "s23_nlu.yml", None),
 ]
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -39,6 +40,7 @@ SAFETY_SETS = [
     ("session 16 safety", ROOT / "tests" / "s16_safety.yml", "overdose_now", "look_alikes"),
     ("session 18 safety", ROOT / "tests" / "s18_safety.yml", "overdose_now", "look_alikes"),
     ("session 19 safety", ROOT / "tests" / "s19_safety.yml", "overdose_now", "look_alikes"),
+    ("session 23 safety", ROOT / "tests" / "s23_safety.yml", "overdose_now", "look_alikes"),
 ]
 FALLBACK = "nlu_fallback"
 

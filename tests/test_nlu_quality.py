@@ -102,6 +102,7 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
         ("session 16", 350, 0.94, 0.025),
         ("session 18", 350, 0.925, 0.045),
         ("session 19", 350, 0.91, 0.045),
+        ("session 23", 350, 0.92, 0.045),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
@@ -128,6 +129,7 @@ async def test_messages_as_people_write_them_get_the_right_answer(
         "session 16 safety",
         "session 18 safety",
         "session 19 safety",
+        "session 23 safety",
     ],
 )
 async def test_overdose_descriptions_in_everyday_words_all_get_the_crisis_answer(agent, name):
