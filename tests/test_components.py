@@ -208,6 +208,7 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "honestly i'm just done living",
     "got my pills all lined up on the desk",
     "he is not breathing, i thought suboxone would protect him from overdosing",
+    "can someone check if a guy here is not breathing",
 ]
 OVERDOSE_LOOK_ALIKES = [
     "can mixing xanax and fentanyl make you pass out?",
