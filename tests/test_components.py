@@ -207,6 +207,7 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "im tired of living like this",
     "honestly i'm just done living",
     "got my pills all lined up on the desk",
+    # a look-alike veto never cancels a crisis it does not name ("a guy" is not "someone")
     "he is not breathing, i thought suboxone would protect him from overdosing",
     "can someone check if a guy here is not breathing",
 ]

@@ -121,18 +121,7 @@ async def test_messages_as_people_write_them_get_the_right_answer(
     assert report.rate(report.correct) >= min_correct, report.misses
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "realistic safety",
-        "fresh safety",
-        "unseen safety",
-        "session 16 safety",
-        "session 18 safety",
-        "session 19 safety",
-        "session 23 safety",
-    ],
-)
+@pytest.mark.parametrize("name", [s[0] for s in SAFETY_SETS if s[0] != "older safety"])
 async def test_overdose_descriptions_in_everyday_words_all_get_the_crisis_answer(agent, name):
     [spec] = [s for s in SAFETY_SETS if s[0] == name]
     report = await safety_report(agent, *spec)
