@@ -47,3 +47,10 @@ def test_the_crisis_number_is_written_in_one_place():
     lines = [line for line in lines if "988" in line]
     assert len(lines) == 1, lines
     assert "initial_value" in lines[0]
+
+
+def test_the_dangerous_answer_gives_the_valium_articles_range():
+    # V: "These symptoms can range from mild discomfort to severe medical crises".
+    text = response("utter_withdrawal_dangerous")
+    assert "mild discomfort" in text
+    assert "severe medical crises" in text
