@@ -54,3 +54,9 @@ def test_the_dangerous_answer_gives_the_valium_articles_range():
     text = response("utter_withdrawal_dangerous")
     assert "mild discomfort" in text
     assert "severe medical crises" in text
+
+
+def test_detox_calls_cold_turkey_one_of_the_worst_options():
+    # K: "This is one of the worst options both because it is highly uncomfortable and because the
+    # majority of people who do this will relapse."
+    assert "one of the worst options" in response("utter_detox_options")
