@@ -4,17 +4,39 @@ neither of them gives."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from actions.content import load_content
+
 ROOT = Path(__file__).resolve().parent.parent
+CONTENT = load_content()
 
 
 def response(name: str) -> str:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     return domain["responses"][name][0]["text"]
+
+
+def answer(key: str) -> str:
+    question, column = key.split(".")
+    return CONTENT.answers[question][column]["text"]
+
+
+def curated_texts() -> list[tuple[str, str]]:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    texts = [(name, v["text"]) for name, variations in domain["responses"].items() for v in variations]
+    return texts + [
+        (f"{q}.{c}", a["text"]) for q, columns in CONTENT.answers.items() for c, a in columns.items()
+    ]
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
 
 
 def shown(text: str, domain: dict[str, Any]) -> str:
@@ -60,3 +82,28 @@ def test_detox_calls_cold_turkey_one_of_the_worst_options():
     # K: "This is one of the worst options both because it is highly uncomfortable and because the
     # majority of people who do this will relapse."
     assert "one of the worst options" in response("utter_detox_options")
+
+
+@pytest.mark.parametrize("key", ["how_works.other_benzo", "how_works.benzodiazepines", "what_is.klonopin"])
+def test_what_klonopin_does_to_gaba_is_only_believed(key):
+    # K: "This drug is believed to increase the amount of GABA in the brain, which can calm anxiety
+    # and stress." (V says plainly that Valium enhances GABA's effects.)
+    assert re.search(r"Klonopin[^.]* is believed to [^.]*GABA", answer(key)), answer(key)
+
+
+def test_no_answer_says_plainly_that_klonopin_acts_on_gaba():
+    for name, text in curated_texts():
+        for sentence in sentences(text):
+            if "Klonopin" in sentence and "GABA" in sentence:
+                assert re.search(r"\b(believed|thought)\b", sentence), (name, sentence)
+
+
+@pytest.mark.parametrize("key", ["how_works.other_benzo", "how_works.benzodiazepines"])
+def test_klonopin_helping_sleep_is_only_the_thought(key):
+    # K: "The thought is that Klonopin could help promote sleep and reduce the psychological
+    # symptoms of withdrawal like anxiety."
+    text = answer(key)
+    assert "the thought is" in text
+    for sentence in sentences(text):
+        if "sleep" in sentence and "Klonopin" in sentence:
+            assert "the thought is" in sentence, sentence
