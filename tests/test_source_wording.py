@@ -107,3 +107,20 @@ def test_klonopin_helping_sleep_is_only_the_thought(key):
     for sentence in sentences(text):
         if "sleep" in sentence and "Klonopin" in sentence:
             assert "the thought is" in sentence, sentence
+
+
+@pytest.mark.parametrize(
+    ("key", "wording"),
+    [
+        # K: "With tolerance often comes dependence. A person who is dependent on opioids will
+        # experience withdrawal symptoms if they try to stop using suddenly."
+        ("risks.heroin", [r"dependence often", r"\bstop\w* suddenly"]),
+        ("risks.opioid", [r"dependence often", r"\bstop\w* suddenly"]),
+        ("how_works.opioid", [r"dependence often"]),
+        # V: "Stopping Valium abruptly after prolonged use can cause its own withdrawal symptoms"
+        ("risks.valium", [r"\bcan (bring|cause) (on )?its own withdrawal"]),
+    ],
+)
+def test_dependence_sentences_keep_the_sources_hedges(key, wording):
+    for pattern in wording:
+        assert re.search(pattern, answer(key)), (key, pattern)
