@@ -124,3 +124,14 @@ def test_klonopin_helping_sleep_is_only_the_thought(key):
 def test_dependence_sentences_keep_the_sources_hedges(key, wording):
     for pattern in wording:
         assert re.search(pattern, answer(key)), (key, pattern)
+
+
+@pytest.mark.parametrize("key", ["helps.heroin", "helps.opioid"])
+def test_the_relapse_or_death_warning_is_credited_to_the_klonopin_article(key):
+    # Only K warns that self-medicating "can lead to a relapse or death" (V: "extremely dangerous
+    # and potentially fatal", of Valium).
+    text = answer(key)
+    warning = [s for s in sentences(text) if "relapse or death" in s]
+    assert warning, text
+    assert all("the Klonopin article" in s for s in warning), warning
+    assert "the articles" not in text
