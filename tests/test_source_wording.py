@@ -135,3 +135,27 @@ def test_the_relapse_or_death_warning_is_credited_to_the_klonopin_article(key):
     assert warning, text
     assert all("the Klonopin article" in s for s in warning), warning
     assert "the articles" not in text
+
+
+def shown_words() -> list[tuple[str, str]]:
+    """Every answer, button title and question title, and the name a reply gives each medicine."""
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    items = [*domain["responses"].items()]
+    items += [(f"{q}.{c}", [a]) for q, columns in CONTENT.answers.items() for c, a in columns.items()]
+    texts = [
+        (name, text)
+        for name, variations in items
+        for v in variations
+        for text in [v["text"], *(b["title"] for b in v.get("buttons", []))]
+    ]
+    texts += [(f"title {intent}", title) for intent, title in CONTENT.question_titles.items()]
+    return texts + [(f"name {key}", med.name) for key, med in CONTENT.medications.items()]
+
+
+def test_no_reply_names_vivitrol():
+    # A brand name neither source gives. Recognising it is not a claim: it stays a spelling of
+    # naltrexone in content/medications.yml.
+    assert [(name, text) for name, text in shown_words() if "vivitrol" in text.lower()] == []
+    catalogue = yaml.safe_load((ROOT / "content" / "medications.yml").read_text(encoding="utf-8"))
+    naltrexone = next(m for m in catalogue["medications"] if m["key"] == "naltrexone")
+    assert "vivitrol" in naltrexone["names"]
