@@ -42,6 +42,14 @@ SAFETY_SETS = [
     ("session 19 safety", ROOT / "tests" / "s19_safety.yml", "overdose_now", "look_alikes"),
     ("session 23 safety", ROOT / "tests" / "s23_safety.yml", "overdose_now", "look_alikes"),
 ]
+# Written for one measurement at the end of the work they were written for, and not scored before
+# (never trained on: tests/test_content.py checks them with the others).
+UNSCORED = [
+    ROOT / "tests" / f"{kind}_{use}_{part}.yml"
+    for kind in ("newwriters", "spanish")
+    for use in ("dev", "final")
+    for part in ("nlu", "safety", "conversations")
+]
 FALLBACK = "nlu_fallback"
 
 
@@ -124,7 +132,9 @@ def threshold_sweep(
 
 
 def safety_sets(path: Path = SAFETY) -> dict[str, list[str]]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """Each list of a safety file as texts (a look-alike may be {text, intent, footer})."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {key: [m["text"] if isinstance(m, dict) else m for m in items] for key, items in data.items()}
 
 
 # ------------------------------------------------------------------ answers, as a person sees them

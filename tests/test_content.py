@@ -273,11 +273,12 @@ def count_by_intent(examples: list[Any]) -> dict[str, int]:
 
 def held_out_files() -> tuple[list[Path], list[Path], list[Path]]:
     """Every held-out set the evaluator scores (scripts/evaluate.py): NLU, safety, conversations."""
-    from scripts.evaluate import MESSAGE_SETS, SAFETY_SETS
+    from scripts.evaluate import MESSAGE_SETS, SAFETY_SETS, UNSCORED
 
-    nlu = [path for _, path, _ in MESSAGE_SETS]
+    nlu = [path for _, path, _ in MESSAGE_SETS] + [p for p in UNSCORED if p.name.endswith("_nlu.yml")]
     conversations = [path for _, _, path in MESSAGE_SETS if path is not None]
-    safety = [path for _, path, _, _ in SAFETY_SETS]
+    conversations += [p for p in UNSCORED if p.name.endswith("_conversations.yml")]
+    safety = [path for _, path, _, _ in SAFETY_SETS] + [p for p in UNSCORED if p.name.endswith("_safety.yml")]
     return nlu, safety, conversations
 
 
@@ -293,18 +294,15 @@ def test_every_held_out_file_in_tests_is_scored():
 def test_held_out_phrasings_are_not_in_the_training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
+    from scripts.evaluate import safety_sets
+
     def norm(text: str) -> str:
         return re.sub(r"\W+", " ", text.lower()).strip()
 
     training = {norm(m.get("text")) for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
     nlu, safety, conversations = held_out_files()
     held_out = {norm(m.get("text")) for path in nlu for m in load_data(str(path)).intent_examples}
-    held_out |= {
-        norm(text)
-        for path in safety
-        for texts in yaml.safe_load(path.read_text(encoding="utf-8")).values()
-        for text in texts
-    }
+    held_out |= {norm(text) for path in safety for texts in safety_sets(path).values() for text in texts}
     held_out |= {
         norm(t["text"])
         for path in conversations
