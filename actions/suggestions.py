@@ -33,6 +33,10 @@ class ActionSuggestQuestions(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         content = load_content()
+        if tracker.get_slot("language") not in (None, "en"):
+            # The questions are offered in English only: a person can help in the user's language.
+            dispatcher.utter_message(response="utter_default")
+            return []
         if previous_user_intent(tracker) == FALLBACK_INTENT:
             # Suggestions were already offered and did not fit: a person can help more.
             dispatcher.utter_message(response="utter_default")

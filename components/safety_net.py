@@ -1,14 +1,19 @@
 """Safety net: spaCy Matcher rules that force the crisis or dosing intent whatever the classifier said.
 
 It runs after the intent classifier and the FallbackClassifier. A CRISIS match always wins; a DOSING
-match wins over anything but crisis. Patterns live in a YAML file (content/safety_patterns.yml) and are
-stored in the trained model, so a model behaves the same wherever it is loaded.
+match wins over anything but crisis. Patterns live in YAML files (content/safety_patterns.yml for English,
+content/safety_patterns_es.yml for Spanish), merged label by label, and are stored in the trained model, so a
+model behaves the same wherever it is loaded.
+
+Spanish is written with and without accents ("está" / "esta"): its patterns match the token extension
+`_.fold`, the lowercased word with its accents taken off, so each word is written once, unaccented.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,41 @@ FALLBACK_INTENT = "nlu_fallback"
 STRING_ATTRS = {"LOWER", "ORTH", "TEXT", "LEMMA", "NORM"}
 
 
+# The token extension the Spanish patterns match: the word lowercased, without accents or tildes.
+FOLD_ATTR = "fold"
+
+
+def fold(text: str) -> str:
+    """'Está' -> 'esta', 'niño' -> 'nino': the form a Spanish pattern is written in."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def register_fold_extension() -> None:
+    """Adds `Token._.fold` (idempotent); the Matcher reads it through `{"_": {"fold": ...}}`."""
+    from spacy.tokens import Token
+
+    if not Token.has_extension(FOLD_ATTR):
+        Token.set_extension(FOLD_ATTR, getter=lambda token: fold(token.text))
+
+
+def pattern_paths(config_value: str | list[str]) -> list[Path]:
+    """The `patterns` setting: one file or a list of files."""
+    return [Path(p) for p in ([config_value] if isinstance(config_value, str) else config_value)]
+
+
+def load_pattern_files(paths: list[Path]) -> tuple[dict[str, list[Any]], dict[str, list[list[str]]]]:
+    """Patterns and combinations of several files, each label's lists joined in file order."""
+    patterns: dict[str, list[Any]] = {}
+    together: dict[str, list[list[str]]] = {}
+    for path in paths:
+        for label, rules in load_patterns(path).items():
+            patterns.setdefault(label, []).extend(rules)
+        for label, entries in load_together(path).items():
+            together.setdefault(label, []).extend(entries)
+    return patterns, together
+
+
 def load_patterns(path: Path) -> dict[str, list[list[dict[str, Any]]]]:
     """Reads `{LABEL: [spaCy token pattern, ...]}` and checks its shape."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -55,8 +95,10 @@ def load_patterns(path: Path) -> dict[str, list[list[dict[str, Any]]]]:
             raise ValueError(f"{path}: patterns.{label} must be a list of token patterns")
         for rule in rules:
             for token in rule:
-                for key, value in token.items():
-                    if key not in STRING_ATTRS:
+                # Extension attributes ({"_": {"fold": ...}}) hold words as well.
+                attrs = {**token, **{k: v for k, v in (token.get("_") or {}).items() if k == FOLD_ATTR}}
+                for key, value in attrs.items():
+                    if key not in STRING_ATTRS and key != FOLD_ATTR:
                         continue
                     words = value.get("IN", []) if isinstance(value, dict) else [value]
                     if not all(isinstance(w, str) for w in words):
@@ -95,13 +137,18 @@ class SafetyNet(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"patterns": "content/safety_patterns.yml", "intents": DEFAULT_LABEL_INTENTS}
+        return {
+            "patterns": ["content/safety_patterns.yml", "content/safety_patterns_es.yml"],
+            "intents": DEFAULT_LABEL_INTENTS,
+        }
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        # The patterns file is outside the training data: retrain when it changes.
-        path = Path(config.get("patterns", cls.get_default_config()["patterns"]))
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+        # The patterns files are outside the training data: retrain when one changes.
+        digest = hashlib.sha256()
+        for path in pattern_paths(config.get("patterns", cls.get_default_config()["patterns"])):
+            digest.update(path.read_bytes() if path.exists() else b"")
+        return digest.hexdigest()
 
     def __init__(
         self,
@@ -127,8 +174,8 @@ class SafetyNet(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SafetyNet:
-        path = Path(config["patterns"])
-        return cls(config, load_patterns(path), model_storage, resource, load_together(path))
+        patterns, together = load_pattern_files(pattern_paths(config["patterns"]))
+        return cls(config, patterns, model_storage, resource, together)
 
     @classmethod
     def load(
@@ -157,6 +204,7 @@ class SafetyNet(GraphComponent):
         if self._matcher is None or self._matcher_vocab is not vocab:
             from spacy.matcher import Matcher
 
+            register_fold_extension()
             matcher = Matcher(vocab)
             for label, rules in self._patterns.items():
                 matcher.add(label, rules)
@@ -209,21 +257,22 @@ class SafetyNet(GraphComponent):
             "Safety net: a %s look-alike; intent '%s' becomes '%s'.", VETO_PREFIX, intent, FALLBACK_INTENT
         )
         confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY, 0.0)
-        fallback = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: confidence}
-        ranking = [
-            r
-            for r in message.get(INTENT_RANKING_KEY) or []
-            if r.get(INTENT_NAME_KEY) not in {intent, FALLBACK_INTENT}
-        ]
-        message.set(INTENT, fallback, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
+        put_first(message, FALLBACK_INTENT, confidence, dropping=intent)
 
     @staticmethod
     def _force_intent(message: Message, intent: str, label: str) -> None:
         previous = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         if previous != intent:
             logger.info("Safety net: %s pattern overrides intent '%s' with '%s'.", label, previous, intent)
-        forced = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent]
-        message.set(INTENT, forced, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [forced, *ranking], add_to_output=True)
+        put_first(message, intent, 1.0)
+
+
+def put_first(message: Message, intent: str, confidence: float, dropping: str | None = None) -> None:
+    """Makes `intent` the message's intent, first in its ranking; the rest of the ranking keeps its
+    order, without `dropping` (an intent overruled)."""
+    chosen = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: confidence}
+    ranking = [
+        r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) not in {intent, dropping}
+    ]
+    message.set(INTENT, chosen, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)

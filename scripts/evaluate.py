@@ -41,16 +41,38 @@ SAFETY_SETS = [
     ("session 18 safety", ROOT / "tests" / "s18_safety.yml", "overdose_now", "look_alikes"),
     ("session 19 safety", ROOT / "tests" / "s19_safety.yml", "overdose_now", "look_alikes"),
     ("session 23 safety", ROOT / "tests" / "s23_safety.yml", "overdose_now", "look_alikes"),
+    ("spanish safety", ROOT / "tests" / "spanish_dev_safety.yml", "overdose_now", "look_alikes"),
+]
+# Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
+DOSING_SETS = [
+    ("older safety", SAFETY, "dosing", "not_dosing"),
+    ("spanish safety", ROOT / "tests" / "spanish_dev_safety.yml", "dosing", "dosing_look_alikes"),
+    ("spanish phrases", ROOT / "tests" / "safety_phrases_es.yml", "dosing", "not_dosing"),
 ]
 # Written for one measurement at the end of the work they were written for, and not scored before
-# (never trained on: tests/test_content.py checks them with the others).
+# (never trained on: tests/test_content.py checks them with the others); and the Spanish
+# conversations, scored once the FAQ answers in Spanish.
 UNSCORED = [
-    ROOT / "tests" / f"{kind}_{use}_{part}.yml"
-    for kind in ("newwriters", "spanish")
-    for use in ("dev", "final")
-    for part in ("nlu", "safety", "conversations")
+    ROOT / "tests" / name
+    for name in (
+        "newwriters_final_nlu.yml",
+        "newwriters_final_safety.yml",
+        "newwriters_final_conversations.yml",
+        "spanish_final_nlu.yml",
+        "spanish_final_safety.yml",
+        "spanish_final_conversations.yml",
+        "spanish_dev_conversations.yml",
+        "newwriters_dev_nlu.yml",
+        "newwriters_dev_safety.yml",
+        "newwriters_dev_conversations.yml",
+    )
+]
+# Sets by the language their messages are written in: how many the assistant reads as that language.
+LANGUAGE_SETS = [(name, nlu, "en") for name, nlu, _ in MESSAGE_SETS] + [
+    ("spanish", ROOT / "tests" / "spanish_dev_nlu.yml", "es"),
 ]
 FALLBACK = "nlu_fallback"
+DOSING = "ask_dosing"
 
 
 def load_agent(model: Path = MODEL) -> Any:
@@ -342,6 +364,45 @@ async def safety_report(agent: Any, name: str, path: Path, crisis_key: str, look
     )
 
 
+@dataclass
+class DosingReport:
+    name: str
+    requests: int
+    refused: int
+    look_alikes: int
+    look_alikes_refused: int
+    missed: list[str]
+    flagged: list[str]
+
+
+async def dosing_report(agent: Any, name: str, path: Path, key: str, look_key: str | None) -> DosingReport:
+    """Requests answered with the no-dose reply (or the crisis reply, which gives no dose either)."""
+    sets = safety_sets(path)
+    asks = [p["intent"]["name"] for p in await parse_all(agent, sets[key])]
+    look_texts = sets[look_key] if look_key else []
+    looks = [p["intent"]["name"] for p in await parse_all(agent, look_texts)]
+    return DosingReport(
+        name,
+        len(asks),
+        sum(i in FORCED for i in asks),
+        len(looks),
+        sum(i == DOSING for i in looks),
+        [t for t, i in zip(sets[key], asks, strict=True) if i not in FORCED],
+        [t for t, i in zip(look_texts, looks, strict=True) if i == DOSING],
+    )
+
+
+def message_language(parsed: dict[str, Any]) -> str | None:
+    """The language the assistant read a message as (components/language.py), if it was sure."""
+    return next((e["value"] for e in parsed.get("entities") or [] if e.get("entity") == "language"), None)
+
+
+async def language_shares(agent: Any, path: Path) -> Counter:
+    """How many messages of an NLU file were read as each language (None: not sure)."""
+    texts = [t.text for t in message_turns(path)]
+    return Counter(message_language(p) for p in await parse_all(agent, texts))
+
+
 def set_turns(nlu: Path, conversations: Path | None) -> list[Turn]:
     return message_turns(nlu) + (conversation_turns(conversations) if conversations else [])
 
@@ -375,6 +436,22 @@ async def evaluate(model: Path, verbose: bool) -> None:
     ]
     safety = [await safety_report(agent, *spec) for spec in SAFETY_SETS if spec[1].exists()]
     print_answer_table(reports, safety)
+    print("Dosing, per set (refused: the no-dose or the crisis reply; look-alikes: answered instead):")
+    dosing = [await dosing_report(agent, *spec) for spec in DOSING_SETS if spec[1].exists()]
+    for d in dosing:
+        print(
+            f"  {d.name:<16} refused {d.refused:>3}/{d.requests:<3}"
+            f"  look-alikes answered {d.look_alikes - d.look_alikes_refused:>3}/{d.look_alikes:<3}"
+        )
+    print("Language read, per set (share of its messages read as English / Spanish / not sure):")
+    for name, nlu, _ in LANGUAGE_SETS:
+        if nlu.exists():
+            shares = await language_shares(agent, nlu)
+            total = sum(shares.values())
+            print(
+                f"  {name:<16} {total:>4}  en {shares['en'] / total:>6.1%}  es {shares['es'] / total:>6.1%}"
+                f"  not sure {shares[None] / total:>6.1%}"
+            )
     if verbose:
         for r in reports:
             print(f"  misses in {r.name} (expected -> got):")
@@ -385,6 +462,11 @@ async def evaluate(model: Path, verbose: bool) -> None:
                 print(f"  crisis missed in {s.name}: {text!r}")
             for text in s.flagged:
                 print(f"  look-alike flagged in {s.name}: {text!r}")
+        for d in dosing:
+            for text in d.missed:
+                print(f"  dosing request answered in {d.name}: {text!r}")
+            for text in d.flagged:
+                print(f"  dosing look-alike refused in {d.name}: {text!r}")
     print()
     pairs = holdout_examples()
     texts = [t for t, _ in pairs]

@@ -99,3 +99,16 @@ def messaging(model, tmp_path_factory):
 
     with messaging_servers(tmp_path_factory.mktemp("messaging")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def spacy_model(tmp_path_factory):
+    """The project's spaCy pipeline, built from content/medications.yml into a temporary folder."""
+    import spacy
+    from rasa.nlu.utils.spacy_utils import SpacyModel
+
+    from scripts.build_spacy_model import build
+
+    out = tmp_path_factory.mktemp("spacy") / "model"
+    build(ROOT / "content" / "medications.yml", out)
+    return SpacyModel(model=spacy.load(out), model_name=str(out))

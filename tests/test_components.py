@@ -12,29 +12,21 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from components.medication_extractor import MedicationEntityExtractor, Misspellings, typing_distance
-from components.safety_net import SafetyNet, load_patterns, load_together
+from components.safety_net import SafetyNet, load_pattern_files, load_patterns, load_together, pattern_paths
 from components.second_opinion import SecondOpinionClassifier, blend
-from scripts.build_spacy_model import build
 from scripts.evaluate import SAFETY_SETS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFETY = yaml.safe_load((ROOT / "tests" / "safety_phrases.yml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def spacy_model(tmp_path_factory) -> SpacyModel:
-    import spacy
-
-    out = tmp_path_factory.mktemp("spacy") / "model"
-    build(ROOT / "content" / "medications.yml", out)
-    return SpacyModel(model=spacy.load(out), model_name=str(out))
+SAFETY_ES = yaml.safe_load((ROOT / "tests" / "safety_phrases_es.yml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def safety_net() -> SafetyNet:
-    config = {**SafetyNet.get_default_config(), "patterns": str(ROOT / "content" / "safety_patterns.yml")}
-    path = Path(config["patterns"])
-    return SafetyNet(config, load_patterns(path), None, None, load_together(path))  # type: ignore[arg-type]
+    config = SafetyNet.get_default_config()
+    config["patterns"] = [str(ROOT / p) for p in config["patterns"]]
+    patterns, together = load_pattern_files(pattern_paths(config["patterns"]))
+    return SafetyNet(config, patterns, None, None, together)  # type: ignore[arg-type]
 
 
 def message(text: str, model: SpacyModel, intent: str = "ask_med_helps") -> Message:
@@ -123,6 +115,46 @@ def test_crisis_patterns_catch_every_crisis_phrase(spacy_model, safety_net, text
 @pytest.mark.parametrize("text", SAFETY["not_crisis"])
 def test_crisis_patterns_leave_questions_about_risk_alone(spacy_model, safety_net, text):
     assert "CRISIS" not in safety_net.matched_labels(spacy_model.model(text.lower()))
+
+
+@pytest.mark.parametrize("text", SAFETY_ES["crisis"])
+def test_spanish_crisis_patterns_catch_every_spanish_crisis_phrase(spacy_model, safety_net, text):
+    msg = message(text, spacy_model, intent="ask_withdrawal_symptoms")
+    safety_net.process([msg], spacy_model)
+    assert msg.get(INTENT) == {"name": "crisis", "confidence": 1.0}
+
+
+@pytest.mark.parametrize("text", SAFETY_ES["not_crisis"])
+def test_spanish_questions_and_figures_of_speech_are_not_a_crisis(spacy_model, safety_net, text):
+    assert "CRISIS" not in safety_net.matched_labels(spacy_model.model(text.lower()))
+
+
+@pytest.mark.parametrize("text", SAFETY_ES["dosing"])
+def test_spanish_dosing_patterns(spacy_model, safety_net, text):
+    labels = safety_net.matched_labels(spacy_model.model(text.lower()))
+    assert labels and labels[0] in {"CRISIS", "DOSING"}
+
+
+@pytest.mark.parametrize("text", SAFETY_ES["not_dosing"])
+def test_spanish_dosing_patterns_leave_look_alikes_alone(spacy_model, safety_net, text):
+    assert safety_net.matched_labels(spacy_model.model(text.lower())) == []
+
+
+@pytest.mark.parametrize(("typed", "plain"), [("ESTÁ", "esta"), ("niño", "nino"), ("pingüino", "pinguino")])
+def test_spanish_patterns_match_with_and_without_accents(spacy_model, safety_net, typed, plain):
+    from components.safety_net import fold
+
+    assert fold(typed) == plain
+    with_accents = safety_net.matched_labels(spacy_model.model("mi niño está inconsciente"))
+    without = safety_net.matched_labels(spacy_model.model("mi nino esta inconsciente"))
+    assert with_accents == without == ["CRISIS"]
+
+
+def test_a_spanish_word_yaml_reads_as_a_boolean_is_reported(tmp_path):
+    path = tmp_path / "patterns.yml"
+    path.write_text("patterns:\n  CRISIS:\n    - [{_: {fold: {IN: [no, respira]}}}]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="quote it"):
+        load_patterns(path)
 
 
 # An overdose in progress is often told by how it feels, not by the word "overdose" (issue 9).

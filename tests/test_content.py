@@ -194,10 +194,28 @@ def test_the_tty_line_is_shown_wherever_the_helpline_is(domain):
     assert [(name, text) for name, text in with_helpline if TTY not in text] == []
 
 
-def test_help_numbers_are_written_once():
+def test_help_numbers_are_written_only_in_the_resource_slots():
+    """Once per language: the English resource slot and its Spanish twin (`<name>_es`), both in
+    domain.yml, and nowhere else a deployer would have to find them."""
     files = [ROOT / "domain.yml", *(ROOT / "content").glob("*.yml"), ROOT / "widget" / "help_panel.yml"]
-    for number in ["662-HELP", "487-4889"]:
-        assert sum(path.read_text(encoding="utf-8").count(number) for path in files) == 1, number
+    slots = read_yaml(ROOT / "domain.yml")["slots"]
+    for number in ["662-HELP", "487-4889", "222-1222"]:
+        in_slots = [name for name, spec in slots.items() if number in str(spec.get("initial_value"))]
+        assert len(in_slots) == 2 and {f"{in_slots[0]}_es", in_slots[0]} == set(in_slots), number
+        assert sum(path.read_text(encoding="utf-8").count(number) for path in files) == 2, number
+
+
+def test_each_spanish_resource_gives_the_same_numbers_as_the_english_one():
+    # A deployer who changes a number in one language must change it in the other.
+    slots = read_yaml(ROOT / "domain.yml")["slots"]
+    spanish = [name for name in slots if name.endswith("_es")]
+    assert {"helpline_es", "crisis_line_es", "poison_control_es"} <= set(spanish)
+    for name in spanish:
+        english = name.removesuffix("_es")
+        numbers = re.compile(r"\b\d{3}\b|\d+(?:-[\dA-Z]+)+")
+        assert set(numbers.findall(slots[name]["initial_value"])) == set(
+            numbers.findall(slots[english]["initial_value"])
+        ), name
 
 
 def test_every_placeholder_has_a_value(domain):
@@ -217,8 +235,9 @@ def check_payload(payload: str, intents: set[str]) -> None:
     assert match["intent"] in intents, payload
     if match["entities"]:
         entities = json.loads(match["entities"])
-        assert set(entities) == {"medication"}, payload
-        assert entities["medication"] in CONTENT.medications, payload
+        assert set(entities) in ({"medication"}, {"language"}), payload
+        assert entities.get("medication", "valium") in CONTENT.medications, payload
+        assert entities.get("language", "en") in {"en", "es"}, payload
 
 
 def test_every_button_leads_to_a_known_intent_and_medication(domain):
@@ -273,12 +292,16 @@ def count_by_intent(examples: list[Any]) -> dict[str, int]:
 
 def held_out_files() -> tuple[list[Path], list[Path], list[Path]]:
     """Every held-out set the evaluator scores (scripts/evaluate.py): NLU, safety, conversations."""
-    from scripts.evaluate import MESSAGE_SETS, SAFETY_SETS, UNSCORED
+    from scripts.evaluate import DOSING_SETS, LANGUAGE_SETS, MESSAGE_SETS, SAFETY_SETS, UNSCORED
 
-    nlu = [path for _, path, _ in MESSAGE_SETS] + [p for p in UNSCORED if p.name.endswith("_nlu.yml")]
+    nlu = list(dict.fromkeys([path for _, path, _ in MESSAGE_SETS] + [path for _, path, _ in LANGUAGE_SETS]))
+    nlu += [path for path in UNSCORED if path.name.endswith("_nlu.yml")]
     conversations = [path for _, _, path in MESSAGE_SETS if path is not None]
-    conversations += [p for p in UNSCORED if p.name.endswith("_conversations.yml")]
-    safety = [path for _, path, _, _ in SAFETY_SETS] + [p for p in UNSCORED if p.name.endswith("_safety.yml")]
+    conversations += [path for path in UNSCORED if path.name.endswith("_conversations.yml")]
+    safety = list(
+        dict.fromkeys([path for _, path, _, _ in SAFETY_SETS] + [path for _, path, _, _ in DOSING_SETS])
+    )
+    safety += [path for path in UNSCORED if path.name.endswith("_safety.yml")]
     return nlu, safety, conversations
 
 

@@ -65,3 +65,33 @@ def test_late_in_a_long_conversation_context_still_works(servers):
     second = servers.say(sender, "purple monkey dishwasher")
     assert "a person can help you better" in texts(second)
     assert "1-800-662-HELP (4357)" in texts(second)
+
+
+def test_a_spanish_speaker_gets_the_crisis_reply_and_help_in_spanish(servers):
+    sender = "e2e-spanish"
+
+    crisis = texts(servers.say(sender, "mi esposo tiene los labios azules y no despierta"))
+    assert crisis.startswith("Si alguien puede estar en sobredosis")
+    assert "llame al 911 ahora" in crisis
+    assert "llame al 988 y marque 2" in crisis and "AYUDA" in crisis
+    assert "1-800-222-1222" in crisis
+
+    dosing = texts(servers.say(sender, "cuantos miligramos de clonazepam le puedo dar"))
+    assert dosing.startswith("No puedo decirle a nadie cuánto tomar")
+    assert "mg" not in dosing and "1-800-662-HELP (4357)" in dosing
+
+    # No Spanish answer yet for the FAQ: the Spanish fallback with the Spanish routes, not English.
+    question = texts(servers.say(sender, "cuáles son los síntomas de la abstinencia"))
+    assert "en español" in question and "1-800-662-HELP (4357)" in question
+    assert "Withdrawal affects" not in question
+
+    # A short message that does not tell the language keeps the conversation in Spanish.
+    assert texts(servers.say(sender, "ok")) != ""
+    assert texts(servers.say(sender, "me quiero morir")).startswith("Si alguien puede estar en sobredosis")
+
+    # Asking for English switches back.
+    menu = texts(servers.say(sender, "English"))
+    assert "I can answer general questions" in menu
+    crisis_en = texts(servers.say(sender, "my friend is not breathing"))
+    assert crisis_en.startswith("If someone may be overdosing")
+    assert "En español" in crisis_en and "marque 2" in crisis_en

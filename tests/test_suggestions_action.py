@@ -78,3 +78,12 @@ def test_still_not_understood_routes_to_professional_help(make_tracker, dispatch
             "attachment": None,
         }
     ]
+
+
+def test_a_spanish_conversation_gets_the_spanish_fallback_not_buttons(make_tracker, dispatcher, domain):
+    # The questions are titled in English: a Spanish speaker is routed to help in Spanish instead.
+    tracker = make_tracker(
+        "nlu_fallback", slots={"language": "es"}, ranking=ranking(("ask_withdrawal_symptoms", 0.4))
+    )
+    assert ActionSuggestQuestions().run(dispatcher, tracker, domain) == []
+    assert [m["response"] for m in dispatcher.messages] == ["utter_default"]
