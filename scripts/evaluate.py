@@ -31,6 +31,11 @@ MESSAGE_SETS = [
     ("session 18", ROOT / "tests" / "s18_nlu.yml", None),
     ("session 19", ROOT / "tests" / "s19_nlu.yml", None),
     ("session 23", ROOT / "tests" / "s23_nlu.yml", None),
+    (
+        "new writers",
+        ROOT / "tests" / "newwriters_dev_nlu.yml",
+        ROOT / "tests" / "newwriters_dev_conversations.yml",
+    ),
 ]
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -42,12 +47,14 @@ SAFETY_SETS = [
     ("session 19 safety", ROOT / "tests" / "s19_safety.yml", "overdose_now", "look_alikes"),
     ("session 23 safety", ROOT / "tests" / "s23_safety.yml", "overdose_now", "look_alikes"),
     ("spanish safety", ROOT / "tests" / "spanish_dev_safety.yml", "overdose_now", "look_alikes"),
+    ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "overdose_now", "look_alikes"),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
     ("older safety", SAFETY, "dosing", "not_dosing"),
     ("spanish safety", ROOT / "tests" / "spanish_dev_safety.yml", "dosing", "dosing_look_alikes"),
     ("spanish phrases", ROOT / "tests" / "safety_phrases_es.yml", "dosing", "not_dosing"),
+    ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "dosing", None),
 ]
 # Written for one measurement at the end of the work they were written for, and not scored before
 # (never trained on: tests/test_content.py checks them with the others); and the Spanish
@@ -62,9 +69,6 @@ UNSCORED = [
         "spanish_final_safety.yml",
         "spanish_final_conversations.yml",
         "spanish_dev_conversations.yml",
-        "newwriters_dev_nlu.yml",
-        "newwriters_dev_safety.yml",
-        "newwriters_dev_conversations.yml",
     )
 ]
 # Sets by the language their messages are written in: how many the assistant reads as that language.
