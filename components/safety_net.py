@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 PATTERNS_FILE = "patterns.yml"
 # Label in the patterns file -> intent it forces. Order is priority: first match wins.
-DEFAULT_LABEL_INTENTS = {"CRISIS": "crisis", "DOSING": "ask_dosing"}
+DEFAULT_LABEL_INTENTS = {"CRISIS": "crisis", "DOSING": "ask_dosing", "OUT_OF_SCOPE": "out_of_scope"}
 # A match of NOT_<LABEL> (a figure of speech such as "dying of boredom") cancels the <LABEL>
 # matches it overlaps; and when no <LABEL> pattern is left, it also overrules the classifier's own
 # <LABEL> intent.

@@ -56,6 +56,10 @@ DOSING_SETS = [
     ("spanish phrases", ROOT / "tests" / "safety_phrases_es.yml", "dosing", "not_dosing"),
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "dosing", None),
 ]
+# Out-of-scope sets: (name, file, list of questions the sources do not cover: other substances, the
+# law, buying drugs), which must get the "outside what I can answer" reply with the helpline.
+OUT_OF_SCOPE_SETS = [("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "out_of_scope")]
+OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
 # (never trained on: tests/test_content.py checks them with the others); and the Spanish
 # conversations, scored once the FAQ answers in Spanish.
@@ -396,6 +400,15 @@ async def dosing_report(agent: Any, name: str, path: Path, key: str, look_key: s
     )
 
 
+async def out_of_scope_report(agent: Any, name: str, path: Path, key: str) -> tuple[int, list[str]]:
+    """(how many were routed to help, the texts answered otherwise). Crisis and dosing replies route
+    to help as well, and outrank the out-of-scope reply."""
+    texts = safety_sets(path)[key]
+    intents = [p["intent"]["name"] for p in await parse_all(agent, texts)]
+    routed = {OUT_OF_SCOPE, *FORCED}
+    return len(texts), [t for t, i in zip(texts, intents, strict=True) if i not in routed]
+
+
 def message_language(parsed: dict[str, Any]) -> str | None:
     """The language the assistant read a message as (components/language.py), if it was sure."""
     return next((e["value"] for e in parsed.get("entities") or [] if e.get("entity") == "language"), None)
@@ -447,6 +460,10 @@ async def evaluate(model: Path, verbose: bool) -> None:
             f"  {d.name:<16} refused {d.refused:>3}/{d.requests:<3}"
             f"  look-alikes answered {d.look_alikes - d.look_alikes_refused:>3}/{d.look_alikes:<3}"
         )
+    print("Out of scope, per set (routed: the out-of-scope reply with the helpline):")
+    out_of_scope = [(spec[0], *await out_of_scope_report(agent, *spec)) for spec in OUT_OF_SCOPE_SETS]
+    for name, total, answered in out_of_scope:
+        print(f"  {name:<16} routed {total - len(answered):>3}/{total:<3}")
     print("Language read, per set (share of its messages read as English / Spanish / not sure):")
     for name, nlu, _ in LANGUAGE_SETS:
         if nlu.exists():
@@ -466,6 +483,9 @@ async def evaluate(model: Path, verbose: bool) -> None:
                 print(f"  crisis missed in {s.name}: {text!r}")
             for text in s.flagged:
                 print(f"  look-alike flagged in {s.name}: {text!r}")
+        for name, _, answered in out_of_scope:
+            for text in answered:
+                print(f"  out-of-scope question answered in {name}: {text!r}")
         for d in dosing:
             for text in d.missed:
                 print(f"  dosing request answered in {d.name}: {text!r}")

@@ -356,6 +356,18 @@ def test_combination_of_unknown_labels_is_refused(tmp_path):
         load_together(bad)
 
 
+@pytest.mark.parametrize("text", SAFETY["out_of_scope"])
+def test_questions_outside_the_sources_are_routed_to_help(spacy_model, safety_net, text):
+    msg = message(text, spacy_model, intent="ask_med_helps")
+    safety_net.process([msg], spacy_model)
+    assert msg.get(INTENT) == {"name": "out_of_scope", "confidence": 1.0}
+
+
+@pytest.mark.parametrize("text", SAFETY["not_out_of_scope"])
+def test_self_medication_and_treatment_questions_are_not_out_of_scope(spacy_model, safety_net, text):
+    assert "OUT_OF_SCOPE" not in safety_net.matched_labels(spacy_model.model(text.lower()))
+
+
 @pytest.mark.parametrize("text", SAFETY["dosing"])
 def test_dosing_patterns(spacy_model, safety_net, text):
     labels = safety_net.matched_labels(spacy_model.model(text.lower()))
@@ -381,7 +393,7 @@ def test_no_training_example_of_another_intent_is_forced_to_crisis_or_dosing(spa
     # the no-dose reply although the data says it means something else.
     from rasa.shared.nlu.training_data.loading import load_data
 
-    forced = {"CRISIS": "crisis", "DOSING": "ask_dosing"}
+    forced = {"CRISIS": "crisis", "DOSING": "ask_dosing", "OUT_OF_SCOPE": "out_of_scope"}
     wrong = [
         (m.get("intent"), m.get("text"), labels[0])
         for m in load_data(str(ROOT / "data" / "nlu")).intent_examples
