@@ -25,6 +25,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
 from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.nlu.constants import (
+    ENTITIES,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -45,6 +46,12 @@ DEFAULT_LABEL_INTENTS = {"CRISIS": "crisis", "DOSING": "ask_dosing", "OUT_OF_SCO
 VETO_PREFIX = "NOT_"
 # What a vetoed classifier-only prediction becomes: "did you mean" with the likely questions.
 FALLBACK_INTENT = "nlu_fallback"
+# A message that mentions an overdose, suicide or a seizure without one happening now (a crisis
+# pattern vetoed as a look-alike, a MENTION pattern, or the classifier's crisis vetoed) gets this
+# entity; components/crisis_footer_policy.py then adds one help line after its answer.
+CRISIS_LABEL = "CRISIS"
+MENTION_LABEL = "MENTION"
+MENTION_ENTITY = "crisis_mention"
 # Token attributes whose values are words; YAML reads an unquoted yes/no/on/off there as a boolean.
 STRING_ATTRS = {"LOWER", "ORTH", "TEXT", "LEMMA", "NORM"}
 
@@ -215,8 +222,13 @@ class SafetyNet(GraphComponent):
         """Labels whose patterns match the doc, in priority order."""
         return self._match(doc)[0]
 
-    def _match(self, doc: Any) -> tuple[list[str], set[str]]:
-        """(labels that match, in priority order; labels some veto pattern matched anywhere)."""
+    def mentions_a_crisis(self, doc: Any) -> bool:
+        """Whether the doc mentions an overdose, suicide or a seizure without one matching now."""
+        return self._match(doc)[2]
+
+    def _match(self, doc: Any) -> tuple[list[str], set[str], bool]:
+        """(labels that match, in priority order; labels some veto pattern matched anywhere; whether
+        the message mentions a crisis without one matching: a vetoed crisis match or a mention)."""
         matcher = self._matcher_for(doc.vocab)
         matches = [(doc.vocab.strings[match_id], start, end) for match_id, start, end in matcher(doc)]
         vetoes = [
@@ -232,24 +244,38 @@ class SafetyNet(GraphComponent):
             for label, entries in self._together.items()
             if any(all(part in found for part in parts) for parts in entries)
         }
-        return [label for label in self._label_intents if label in found], {v for v, _, _ in vetoes}
+        mentioned = MENTION_LABEL in found or any(label == CRISIS_LABEL for label, _, _ in matches)
+        return (
+            [label for label in self._label_intents if label in found],
+            {v for v, _, _ in vetoes},
+            mentioned and CRISIS_LABEL not in found,
+        )
 
     def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
         for message in messages:
             doc = message.get(SPACY_DOCS[TEXT])
             if doc is None:
                 continue
-            labels, vetoed = self._match(doc)
+            labels, vetoed, mentioned = self._match(doc)
             if labels:
                 self._force_intent(message, self._label_intents[labels[0]], labels[0])
-                continue
-            # The classifier alone said crisis, but the message asks about signs or tells of the
-            # past ("what does an overdose look like", "I overdosed last year"): a veto pattern
-            # says so, and no crisis pattern matched. Offer the likely questions instead.
-            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if intent and any(self._label_intents.get(label) == intent for label in vetoed):
-                self._demote(message, intent)
+            else:
+                # The classifier alone said crisis, but the message asks about signs or tells of
+                # the past ("what does an overdose look like", "I overdosed last year"): a veto
+                # pattern says so, and no crisis pattern matched. Offer the likely questions instead.
+                intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+                if intent and any(self._label_intents.get(label) == intent for label in vetoed):
+                    self._demote(message, intent)
+                    mentioned = mentioned or intent == self._label_intents.get(CRISIS_LABEL)
+            if mentioned and (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != self._crisis_intent:
+                text = message.get(TEXT) or ""
+                entity = {"entity": MENTION_ENTITY, "value": "yes", "start": 0, "end": len(text)}
+                message.set(ENTITIES, [*(message.get(ENTITIES) or []), entity], add_to_output=True)
         return messages
+
+    @property
+    def _crisis_intent(self) -> str | None:
+        return self._label_intents.get(CRISIS_LABEL)
 
     @staticmethod
     def _demote(message: Message, intent: str) -> None:

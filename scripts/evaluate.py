@@ -81,6 +81,7 @@ LANGUAGE_SETS = [(name, nlu, "en") for name, nlu, _ in MESSAGE_SETS] + [
 ]
 FALLBACK = "nlu_fallback"
 DOSING = "ask_dosing"
+MENTION = "crisis_mention"
 
 
 def load_agent(model: Path = MODEL) -> Any:
@@ -409,6 +410,34 @@ async def out_of_scope_report(agent: Any, name: str, path: Path, key: str) -> tu
     return len(texts), [t for t, i in zip(texts, intents, strict=True) if i not in routed]
 
 
+@dataclass
+class FooterReport:
+    """Look-alikes that mention an overdose, suicide or a seizure (`footer: true` in the set) and get
+    the one-line footer after their answer, and those that mention none but get it anyway."""
+
+    name: str
+    due: int
+    given: int
+    not_due: int
+    given_anyway: int
+    missed: list[str]
+
+
+async def footer_report(agent: Any, name: str, path: Path, look_key: str) -> FooterReport | None:
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))[look_key]
+    if not all(isinstance(m, dict) and "footer" in m for m in items):
+        return None
+    parsed = await parse_all(agent, [m["text"] for m in items])
+    gets = [
+        p["intent"]["name"] != "crisis" and any(e.get("entity") == MENTION for e in p.get("entities") or [])
+        for p in parsed
+    ]
+    due = [g for m, g in zip(items, gets, strict=True) if m["footer"]]
+    not_due = [g for m, g in zip(items, gets, strict=True) if not m["footer"]]
+    missed = [m["text"] for m, g in zip(items, gets, strict=True) if m["footer"] and not g]
+    return FooterReport(name, len(due), sum(due), len(not_due), sum(not_due), missed)
+
+
 def message_language(parsed: dict[str, Any]) -> str | None:
     """The language the assistant read a message as (components/language.py), if it was sure."""
     return next((e["value"] for e in parsed.get("entities") or [] if e.get("entity") == "language"), None)
@@ -460,6 +489,15 @@ async def evaluate(model: Path, verbose: bool) -> None:
             f"  {d.name:<16} refused {d.refused:>3}/{d.requests:<3}"
             f"  look-alikes answered {d.look_alikes - d.look_alikes_refused:>3}/{d.look_alikes:<3}"
         )
+    print(
+        "Footer (one help line after the answer), look-alikes that mention an overdose, suicide or a seizure:"
+    )
+    footers = [f for spec in SAFETY_SETS if (f := await footer_report(agent, spec[0], spec[1], spec[3]))]
+    for f in footers:
+        print(
+            f"  {f.name:<16} given {f.given:>3}/{f.due:<3}"
+            f"  given to the others {f.given_anyway:>3}/{f.not_due:<3}"
+        )
     print("Out of scope, per set (routed: the out-of-scope reply with the helpline):")
     out_of_scope = [(spec[0], *await out_of_scope_report(agent, *spec)) for spec in OUT_OF_SCOPE_SETS]
     for name, total, answered in out_of_scope:
@@ -483,6 +521,9 @@ async def evaluate(model: Path, verbose: bool) -> None:
                 print(f"  crisis missed in {s.name}: {text!r}")
             for text in s.flagged:
                 print(f"  look-alike flagged in {s.name}: {text!r}")
+        for f in footers:
+            for text in f.missed:
+                print(f"  no footer in {f.name}: {text!r}")
         for name, _, answered in out_of_scope:
             for text in answered:
                 print(f"  out-of-scope question answered in {name}: {text!r}")

@@ -112,3 +112,14 @@ def spacy_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("spacy") / "model"
     build(ROOT / "content" / "medications.yml", out)
     return SpacyModel(model=spacy.load(out), model_name=str(out))
+
+
+@pytest.fixture(scope="session")
+def safety_net():
+    """The safety net with the project's English and Spanish patterns, as config.yml sets it up."""
+    from components.safety_net import SafetyNet, load_pattern_files, pattern_paths
+
+    config = SafetyNet.get_default_config()
+    config["patterns"] = [str(ROOT / p) for p in config["patterns"]]
+    patterns, together = load_pattern_files(pattern_paths(config["patterns"]))
+    return SafetyNet(config, patterns, None, None, together)  # type: ignore[arg-type]

@@ -12,21 +12,13 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from components.medication_extractor import MedicationEntityExtractor, Misspellings, typing_distance
-from components.safety_net import SafetyNet, load_pattern_files, load_patterns, load_together, pattern_paths
+from components.safety_net import load_patterns, load_together
 from components.second_opinion import SecondOpinionClassifier, blend
 from scripts.evaluate import SAFETY_SETS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFETY = yaml.safe_load((ROOT / "tests" / "safety_phrases.yml").read_text(encoding="utf-8"))
 SAFETY_ES = yaml.safe_load((ROOT / "tests" / "safety_phrases_es.yml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def safety_net() -> SafetyNet:
-    config = SafetyNet.get_default_config()
-    config["patterns"] = [str(ROOT / p) for p in config["patterns"]]
-    patterns, together = load_pattern_files(pattern_paths(config["patterns"]))
-    return SafetyNet(config, patterns, None, None, together)  # type: ignore[arg-type]
 
 
 def message(text: str, model: SpacyModel, intent: str = "ask_med_helps") -> Message:

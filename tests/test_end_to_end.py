@@ -95,3 +95,19 @@ def test_a_spanish_speaker_gets_the_crisis_reply_and_help_in_spanish(servers):
     crisis_en = texts(servers.say(sender, "my friend is not breathing"))
     assert crisis_en.startswith("If someone may be overdosing")
     assert "En español" in crisis_en and "marque 2" in crisis_en
+
+
+def test_a_question_that_mentions_an_overdose_gets_its_answer_then_one_help_line(servers):
+    sender = "e2e-mention"
+    replies = servers.say(sender, "scared ill od if i relapse, how do people stay clean long term")
+    answers = [r for r in replies if r.get("text")]
+    assert len(answers) == 2
+    assert "call 911" not in answers[0]["text"]  # the answer first, not the crisis reply
+    assert answers[-1]["text"].startswith("If this is happening now, call 911.")
+    assert "988" in answers[-1]["text"]
+    # The next message mentions nothing: no help line after its answer.
+    assert "If this is happening now" not in texts(servers.say(sender, "what are the symptoms of withdrawal"))
+    # An emergency gets the crisis reply alone, never the footer after it.
+    crisis = servers.say(sender, "he is not breathing and his lips are blue")
+    assert texts(crisis).startswith("If someone may be overdosing")
+    assert "If this is happening now" not in texts(crisis)
