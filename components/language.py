@@ -10,7 +10,8 @@ limited to the languages listed here, which is where it is surest on short, acce
 
 Until every answer has its Spanish text, a Spanish message whose intent has none (see `answered`) is
 turned into `nlu_fallback`: the fallback replies in Spanish with the Spanish help lines, rather than
-answering in English. It runs after the safety net, so crisis and dosing are never turned away.
+answering in English. The intents the safety net forces (crisis, dosing, out of scope) are never
+turned away, whatever `answered` says: their replies are in every language.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from components.medication_extractor import SPACY_LABEL as MEDICATION_LABEL
-from components.safety_net import fold, put_first
+from components.safety_net import DEFAULT_LABEL_INTENTS, fold, put_first
 
 ENTITY = "language"
 FALLBACK_INTENT = "nlu_fallback"
@@ -55,6 +56,8 @@ SINGLE_WORDS = {
 # What a request for a language is answered with: a Spanish speaker gets the Spanish fallback (what the
 # assistant can do in Spanish, and the Spanish help lines); an English speaker the topics.
 REQUEST_INTENTS = {"es": FALLBACK_INTENT, "en": "help_menu"}
+# The safety net's intents, answered in every language.
+ALWAYS_ANSWERED = frozenset(DEFAULT_LABEL_INTENTS.values())
 
 
 @DefaultV1Recipe.register(
@@ -75,15 +78,15 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
             "languages": ["en", "es"],
             # lingua's confidence (the languages' shares sum to 1) needed to say a message is in one
             "min_confidence": 0.7,
-            # intents with an answer in each language other than English
-            "answered": {"es": ["crisis", "ask_dosing", "ask_find_help", "greet", "goodbye", "thank"]},
+            # intents, besides the safety net's, with an answer in each language other than English
+            "answered": {},
         }
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._config = {**self.get_default_config(), **config}
         from lingua import Language, LanguageDetectorBuilder
 
-        # Loaded with the model (a few MB for two languages), not on the first message.
+        # Loaded with the model (about 65 MB for the two languages), not on the first message.
         self._names = {LINGUA_NAMES[code]: code for code in self._config["languages"]}
         self._lingua = (
             LanguageDetectorBuilder.from_languages(*(getattr(Language, name) for name in self._names))
@@ -140,9 +143,12 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
             message.set(ENTITIES, entities, add_to_output=True)
             if requested:
                 self._set_intent(message, REQUEST_INTENTS[language])
-            elif language != "en" and self._intent(message) not in self._config["answered"].get(language, []):
+            elif language != "en" and not self._answered(self._intent(message), language):
                 self._set_intent(message, FALLBACK_INTENT)
         return messages
+
+    def _answered(self, intent: str | None, language: str) -> bool:
+        return intent in ALWAYS_ANSWERED or intent in self._config["answered"].get(language, [])
 
     @staticmethod
     def _intent(message: Message) -> str | None:

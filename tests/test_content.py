@@ -29,6 +29,7 @@ ROUTING_RESPONSES = {
     "utter_help_menu",
     "utter_default",
     "utter_crisis",
+    "utter_crisis_footer",
     "utter_dosing",
     "utter_find_help",
     "utter_out_of_scope",

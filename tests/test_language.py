@@ -15,7 +15,7 @@ from components.language import LanguageDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFETY_ES = yaml.safe_load((ROOT / "tests" / "safety_phrases_es.yml").read_text(encoding="utf-8"))
-ANSWERED = {"es": ["crisis", "ask_dosing", "ask_find_help", "greet", "goodbye", "thank"]}
+ANSWERED = {"es": ["ask_find_help", "greet", "goodbye", "thank"]}
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,13 @@ def test_a_message_that_does_not_tell_leaves_the_language_as_it_was(spacy_model,
 def test_a_spanish_message_without_a_spanish_answer_gets_the_spanish_fallback(spacy_model, detector):
     intent, languages = parsed("cuales son los sintomas de la abstinencia", spacy_model, detector)
     assert (intent, languages) == ("nlu_fallback", ["es"])
+
+
+@pytest.mark.parametrize("intent", ["crisis", "ask_dosing", "out_of_scope"])
+def test_the_safety_nets_intents_are_kept_even_when_no_answer_is_listed(spacy_model, intent):
+    # A deployer who empties `answered` must not turn a Spanish emergency into the fallback.
+    bare = LanguageDetector({"answered": {}})
+    assert parsed("por favor necesito que me ayuden ahora", spacy_model, bare, intent) == (intent, ["es"])
 
 
 @pytest.mark.parametrize("intent", ANSWERED["es"])
