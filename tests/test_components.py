@@ -176,7 +176,8 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "he keeps stopping breathing for a few seconds",
     "my girlfriend quits breathing every little while after her pills",
     "i don't want to be here anymore, i'm going to take all my pills",
-    # session 16: plans told by what will be swallowed, farewell notes, hopelessness, "stop my heart"
+    # found by the typos set: plans told by what will be swallowed, farewell notes, hopelessness,
+    # "stop my heart"
     "i'm going to swallow the whole packet tonight",
     "gonna take all my klonopin at once and be done",
     "i've written my goodbye notes",
@@ -200,7 +201,7 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "he's out cold after the pills",
     "can barely keep my head up after the vals",
     "you didnt answer, my friend wont wake up",
-    # session 18: a suicide method or its means at hand, a seizure described, sedation after mixing
+    # found by the traffic set: a suicide method or its means at hand, a seizure described, sedation
     "im going to hang myself tonight",
     "standing on the roof thinking about jumping off the building",
     "gonna walk in front of a train when this is over",
@@ -211,7 +212,7 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "took bars on top of my dope and now im nodding out hard",
     "can't stop passing out",
     "i did two bags and some kpins, every breath takes so much effort",
-    # session 19: breaths counted, someone who will not come round, thought to be dying, no response
+    # found by the medicines set: breaths counted, someone who will not come round, no response
     "he's only breathing once every few seconds",
     "she breathes like every 15 seconds and it sounds wrong",
     "my dad wont come to, he took his pills with beer",
@@ -222,8 +223,8 @@ OVERDOSE_IN_EVERYDAY_WORDS = [
     "took 3 kpins with my methadone and i feel so far away",
     "mixed xanax and dope, feel like im about to pass out",
     "took his klonopin and oxy and his pulse is 38",
-    # session 23: someone shaking that will not stop (a seizure, e.g. after stopping a benzo), a
-    # whole supply taken at once, done with living, pills lined up
+    # found by the context set: someone shaking that will not stop (a seizure, e.g. after stopping a
+    # benzo), a whole supply taken at once, done with living, pills lined up
     "my brother is twitching and it won't stop after he mixed bars and dope",
     "she's convulsing uncontrollably on the couch",
     "he took his entire week of take-homes at once",
@@ -275,7 +276,7 @@ OVERDOSE_LOOK_ALIKES = [
     "i jumped off the couch when my phone rang",
     "my legs are jerking and twitching all night",
     "does kicking make your breathing slow",
-    # session 19: signs and meanings asked about, fear of what may happen, past events, figures of speech
+    # signs and meanings asked about, fear of what may happen, past events, figures of speech
     "what are the signs someone is overdosing on fent",
     "do grey lips mean an od or just cold",
     "how could you tell if a person was od'ing or just sleeping",
@@ -294,13 +295,13 @@ OVERDOSE_LOOK_ALIKES = [
     "where do i pick up naloxone near me",
     "what does naloxone even do",
     "what should i do if my brother overdoses in the future",
-    # session 23: shaking in withdrawal, a supply taken somewhere, tired of being sick
+    # shaking in withdrawal, a supply taken somewhere, tired of being sick
     "im shaking all over and it wont stop, is that normal in wds",
     "my son is shaking from withdrawal, is that normal",
     "im so tired of being sick all the time",
     "sick of being dopesick every morning",
     "she took her whole week off to help me detox",
-    # session 23: breathing asked about, prevention, fear of what a mix may do
+    # breathing asked about, prevention, fear of what a mix may do
     "how can you tell if someone's breathing is too shallow after using",
     "can methadone protect me from an overdose",
     "afraid of not breathing in my sleep if i mix my meds",
@@ -374,7 +375,7 @@ def test_dosing_patterns_leave_look_alikes_alone(spacy_model, safety_net, text):
 @pytest.mark.parametrize(("name", "path", "key", "_"), SAFETY_SETS, ids=[s[0] for s in SAFETY_SETS])
 def test_the_patterns_alone_catch_every_held_out_crisis(spacy_model, safety_net, name, path, key, _):
     # The classifier catches some crises too, but a retrained classifier can lose them: the
-    # patterns must not depend on it (session 16: four were lost by a model trained on more data).
+    # patterns must not depend on it (a model trained on more data once lost four).
     texts = yaml.safe_load(path.read_text(encoding="utf-8"))[key]
     missed = [t for t in texts if safety_net.matched_labels(spacy_model.model(t.lower()))[:1] != ["CRISIS"]]
     assert missed == []

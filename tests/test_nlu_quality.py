@@ -107,20 +107,19 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
         ("realistic", 300, 0.95, 0.02),
         ("fresh", 250, 0.945, 0.02),
         ("unseen", 350, 0.955, 0.02),
-        ("session 16", 350, 0.94, 0.03),
-        ("session 18", 350, 0.93, 0.035),
-        ("session 19", 350, 0.935, 0.04),
-        ("session 23", 350, 0.925, 0.035),
+        ("typos", 350, 0.94, 0.03),
+        ("traffic", 350, 0.93, 0.035),
+        ("medicines", 350, 0.935, 0.04),
+        ("context", 350, 0.925, 0.035),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
     agent, set_name, min_total, min_correct, max_wrong
 ):
-    """Floors a little under today's figures (session 23, word pairs as features: realistic 96.0 %
-    correct, 1.6 % wrong; fresh 95.5 %, 1.5 %; unseen 97.0 %, 1.2 %; session 16 95.5 %, 2.7 %;
-    session 18 94.7 %, 2.7 %; session 19 95.1 %, 3.0 %; session 23, written blind this session,
-    93.9 %, 2.4 %), so a regression fails (docs/evaluation.md). The realistic set's floors are the
-    issue's targets themselves."""
+    """Floors a little under today's figures (words and word pairs as features: realistic 96.0 %
+    correct, 1.6 % wrong; fresh 95.5 %, 1.5 %; unseen 97.0 %, 1.2 %; typos 95.5 %, 2.7 %; traffic
+    94.7 %, 2.7 %; medicines 95.1 %, 3.0 %; context 93.9 %, 2.4 %), so a regression fails
+    (docs/evaluation.md). The realistic set's floors are the issue's targets themselves."""
     [(name, nlu, conversations)] = [s for s in MESSAGE_SETS if s[0] == set_name]
     report = await answer_report(agent, name, set_turns(nlu, conversations))
     assert report.total >= min_total
@@ -144,7 +143,7 @@ async def test_realistic_look_alikes_are_not_crises(agent):
 
 @pytest.mark.parametrize("name", [s[0] for s in SAFETY_SETS if s[0] != "older safety"])
 async def test_look_alikes_of_every_set_mostly_get_their_answer(agent, name):
-    # Session 19: look-alike vetoes took unseen and sessions 16, 18, 19 from 76-82 % to 94-98 %
+    # The look-alike vetoes took unseen, typos, traffic and medicines from 76-82 % to 94-98 %
     # (realistic 98 %, fresh 100 %); a floor under that.
     [spec] = [s for s in SAFETY_SETS if s[0] == name]
     report = await safety_report(agent, *spec)
