@@ -5,7 +5,7 @@ linear model on the same sparse features (Rasa's LogisticRegressionClassifier) i
 messages than DIET is. Averaging the two confidences lowers the top confidence where they disagree,
 so the FallbackClassifier after this component offers "did you mean" instead of a wrong answer, and
 where DIET hesitates the agreeing second opinion lifts the right intent over the threshold
-(docs/evaluation.md, session 13).
+(docs/evaluation.md, "The model and its thresholds").
 
 It trains as LogisticRegressionClassifier does (same features, same persistence) and runs after
 DIET: instead of replacing DIET's prediction it replaces its ranking by the weighted mean of both.
