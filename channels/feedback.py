@@ -1,10 +1,11 @@
 """The "Was this helpful?" prompt that follows every curated answer, in each channel's own form.
 
-The guard's output (channels/guard.py) sends it once after a bot message that is a curated answer
-(insights.record.answer_name). The website widget (socket.io) and the REST and callback channels get
-one message of its own, `{"feedback": {...}}`, which the widget draws as a small Yes / No control;
-Telegram, Slack and Messenger get the prompt with two quick-reply buttons; SMS (Twilio) gets
-nothing, since numbered lines for it would read as another question.
+The guard's output (channels/guard.py) sends it once per curated answer (insights.record.answer_name),
+after the last reply to the message (after the crisis help line and the disclaimer). The website
+widget (socket.io) and the REST and callback channels get one message of its own,
+`{"feedback": {...}}`, which the widget draws as a small Yes / No control; Telegram, Slack and
+Messenger get the prompt with two quick-reply buttons; SMS (Twilio) gets nothing, since numbered
+lines for it would read as another question.
 """
 
 from __future__ import annotations

@@ -121,6 +121,7 @@ class Guard:
                     inbound.text, counted, inbound.sender, input_channel=channel, metadata=inbound.metadata
                 )
             )
+            await counted.finish()
         except ConversationStoreUnavailable:
             metrics.refused(metrics.STORE_UNAVAILABLE, 503, channel)
             return BadRequest(notice("store_unavailable"), 503)
@@ -143,12 +144,15 @@ class Guard:
 
 
 class CountingOutput(OutputChannel):
-    """Passes replies through and counts them, so a silent failure can be noticed; a curated answer
-    is followed by the "Was this helpful?" prompt (channels/feedback.py)."""
+    """Passes replies through and counts them, so a silent failure can be noticed. A curated answer's
+    "Was this helpful?" prompt (channels/feedback.py) is held until the turn's last reply has gone
+    (`finish`): the lines that follow an answer (the crisis help line, the disclaimer) come before it,
+    and on platforms where only the newest message keeps its quick replies, its Yes / No stay usable."""
 
     def __init__(self, inner: OutputChannel) -> None:
         self.inner = inner
         self.sent = 0
+        self.answers: list[tuple[str, str]] = []
 
     @classmethod
     def name(cls) -> str:
@@ -159,6 +163,12 @@ class CountingOutput(OutputChannel):
         answer = answer_name(message)  # before sending: Rasa's send_response pops the message's keys
         await self.inner.send_response(recipient_id, message)
         if answer is not None:
+            self.answers.append((recipient_id, answer))
+
+    async def finish(self) -> None:
+        """Sends the prompts the turn's answers asked for, after the turn's last reply."""
+        answers, self.answers = self.answers, []
+        for recipient_id, answer in answers:
             await feedback.send_prompt(self.inner, recipient_id, answer)
 
 

@@ -48,7 +48,7 @@ VETO_PREFIX = "NOT_"
 FALLBACK_INTENT = "nlu_fallback"
 # A message that mentions an overdose, suicide or a seizure without one happening now (a crisis
 # pattern vetoed as a look-alike, a MENTION pattern, or the classifier's crisis vetoed) gets this
-# entity; components/crisis_footer_policy.py then adds one help line after its answer.
+# entity; components/footer_policy.py then adds one help line after its answer.
 CRISIS_LABEL = "CRISIS"
 MENTION_LABEL = "MENTION"
 MENTION_ENTITY = "crisis_mention"

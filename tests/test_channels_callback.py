@@ -27,6 +27,7 @@ def test_replies_are_posted_to_the_callback_url(messaging):
     assert all(r.headers["content-type"].startswith("application/json") for r in received)
     # The same messages the REST channel returns, one POST each, in order.
     assert [r.json() for r in received] == [{**m, "recipient_id": sender} for m in expected]
-    assert received[-2].json()["buttons"], "the answer offers related questions"
+    assert received[0].json()["buttons"], "the answer offers related questions"
+    assert "not medical advice" in received[1].json()["text"], "then the disclaimer: a first message"
     # Then "Was this helpful?", as on the REST channel.
     assert received[-1].json()["feedback"]["answer"] == "helps.valium"

@@ -59,16 +59,22 @@ async def test_rest_gets_one_more_element_after_a_medication_answer():
     rest = CollectingOutputChannel()
     output = CountingOutput(rest)
     await output.send_response("me", bot_message(**VALIUM))
-    assert rest.messages[1:] == [{"recipient_id": "me", "feedback": PROMPT}]
-    assert output.sent == 1
+    assert len(rest.messages) == 1, "the prompt waits for the turn's last reply"
+    disclaimer = bot_message("I'm an automated assistant...", utter_action="utter_disclaimer")
+    await output.send_response("me", disclaimer)
+    await output.finish()
+    assert rest.messages[2:] == [{"recipient_id": "me", "feedback": PROMPT}]
+    assert output.sent == 2
 
 
 async def test_the_widget_gets_the_same_object_as_a_bot_message():
     sio = FakeSocketIO()
-    await CountingOutput(SocketIOOutput(sio, "bot_uttered")).send_response(
+    output = CountingOutput(SocketIOOutput(sio, "bot_uttered"))
+    await output.send_response(
         "room-1",
         bot_message("Withdrawal affects...\n\nSources: ...", utter_action="utter_withdrawal_symptoms"),
     )
+    await output.finish()
     assert [data for _, data, _ in sio.emitted] == [
         {"text": "Withdrawal affects..."},
         {"text": "Sources: ..."},
@@ -79,7 +85,9 @@ async def test_the_widget_gets_the_same_object_as_a_bot_message():
 
 async def test_messaging_platforms_get_quick_reply_buttons_and_sms_nothing():
     platform = Platform()
-    await CountingOutput(platform).send_response("chat", bot_message(**VALIUM))
+    output = CountingOutput(platform)
+    await output.send_response("chat", bot_message(**VALIUM))
+    await output.finish()
     assert platform.sent[1] == ("Was this helpful?", [PROMPT["yes"], PROMPT["no"]], {"button_type": "inline"})
 
     sms = TwilioOutput("AC0", "token", "+15550100001")
@@ -89,7 +97,9 @@ async def test_messaging_platforms_get_quick_reply_buttons_and_sms_nothing():
         sent.append(text)
 
     sms.send_text_message = send_text_message
-    await CountingOutput(sms).send_response("+15550100009", bot_message(**VALIUM))
+    output = CountingOutput(sms)
+    await output.send_response("+15550100009", bot_message(**VALIUM))
+    await output.finish()
     assert sent == [VALIUM["text"]]
 
 
@@ -102,11 +112,15 @@ async def test_messaging_platforms_get_quick_reply_buttons_and_sms_nothing():
         {"utter_action": "utter_find_help"},
         {"utter_action": "utter_help_menu"},
         {"utter_action": "utter_greet_disclaimer"},
+        {"utter_action": "utter_disclaimer"},
+        {"utter_action": "utter_crisis_footer"},
         {"utter_action": "utter_feedback_no"},
         {},  # "which medicine do you mean?", "did you mean ...?"
     ],
 )
 async def test_no_prompt_after_any_other_reply(metadata):
     rest = CollectingOutputChannel()
-    await CountingOutput(rest).send_response("me", bot_message("...", **metadata))
+    output = CountingOutput(rest)
+    await output.send_response("me", bot_message("...", **metadata))
+    await output.finish()
     assert len(rest.messages) == 1 and "feedback" not in rest.messages[0]

@@ -30,6 +30,7 @@ ROUTING_RESPONSES = {
     "utter_default",
     "utter_crisis",
     "utter_crisis_footer",
+    "utter_disclaimer",
     "utter_dosing",
     "utter_find_help",
     "utter_out_of_scope",

@@ -43,6 +43,24 @@ def test_a_conversation_over_rest(servers):
     assert not any("feedback" in m for m in crisis + dosing)
 
 
+def test_a_conversation_that_starts_with_a_question_gets_the_disclaimer_once(servers):
+    """Most people do not say hello: the disclaimer follows the first answer, on every channel."""
+    sender = "e2e-question-first"
+    first = servers.say(sender, "what are the symptoms of opioid withdrawal")
+    assert "Source" in first[0]["text"], "the answer comes first"
+    disclaimers = [r for r in first if "not medical advice" in r.get("text", "")]
+    assert len(disclaimers) == 1 and "911" in disclaimers[0]["text"]
+    second = servers.say(sender, "does valium help with opioid withdrawal")
+    assert "not medical advice" not in texts(second)
+    assert "Source" in texts(second)
+
+
+def test_a_conversation_that_starts_with_an_emergency_gets_the_numbers_first(servers):
+    replies = servers.say("e2e-crisis-first", "my friend took too many pills and is not breathing")
+    assert "call 911" in replies[0]["text"]
+    assert "not medical advice" in texts(replies[1:])
+
+
 def test_conversations_are_separate(servers):
     servers.say("e2e-a", "does valium help with withdrawal")
     # Nothing was discussed in this conversation: the assistant asks which medicine.
@@ -101,10 +119,11 @@ def test_a_question_that_mentions_an_overdose_gets_its_answer_then_one_help_line
     sender = "e2e-mention"
     replies = servers.say(sender, "scared ill od if i relapse, how do people stay clean long term")
     answers = [r for r in replies if r.get("text")]
-    assert len(answers) == 2
+    assert len(answers) == 3
     assert "call 911" not in answers[0]["text"]  # the answer first, not the crisis reply
-    assert answers[-1]["text"].startswith("If this is happening now, call 911.")
-    assert "988" in answers[-1]["text"]
+    assert answers[1]["text"].startswith("If this is happening now, call 911.")
+    assert "988" in answers[1]["text"]
+    assert "not medical advice" in answers[2]["text"]  # then the disclaimer: a first message
     # The next message mentions nothing: no help line after its answer.
     assert "If this is happening now" not in texts(servers.say(sender, "what are the symptoms of withdrawal"))
     # An emergency gets the crisis reply alone, never the footer after it.
