@@ -17,6 +17,7 @@ from rasa.core.channels.socketio import SocketIOOutput
 
 from channels.inbound import notice
 from insights.record import FEEDBACK_NO, FEEDBACK_YES
+from overrides.rasa_channels import collect, emit_bot_message
 
 
 def payload(intent: str, answer: str) -> str:
@@ -39,9 +40,9 @@ async def send_prompt(output: OutputChannel, recipient_id: str, answer: str) -> 
         return
     message = prompt(answer)
     if isinstance(output, CollectingOutputChannel):  # REST, callback: one more element / POST
-        await output._persist_message({"recipient_id": recipient_id, "feedback": message})
+        await collect(output, {"recipient_id": recipient_id, "feedback": message})
     elif isinstance(output, SocketIOOutput):  # the widget: one more `bot_uttered` event
-        await output._send_message(recipient_id, {"feedback": message})
+        await emit_bot_message(output, recipient_id, {"feedback": message})
     else:  # the messaging platforms' own quick replies; Telegram puts both on one row
         buttons = [message["yes"], message["no"]]
         await output.send_text_with_buttons(recipient_id, message["prompt"], buttons, button_type="inline")

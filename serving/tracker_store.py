@@ -24,6 +24,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from insights import metrics, record, schema
+from overrides.rasa_stores import events_to_save
 from serving.redaction import redact_user_event
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     async def _write(self, tracker: DialogueStateTracker) -> tuple[list[WrittenRow], record.Records]:
         with self.session_scope() as session:
             rows = []
-            new_events = list(self._additional_events(session, tracker))
+            new_events = list(events_to_save(self, session, tracker))
             recorded = self._records(tracker, len(new_events))
             for event in new_events:
                 data = redact_user_event(event.as_dict())
