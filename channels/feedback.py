@@ -1,7 +1,7 @@
 """The "Was this helpful?" prompt that follows every curated answer, in each channel's own form.
 
 The guard's output (channels/guard.py) sends it once after a bot message that is a curated answer
-(insights.record.answer_name). The website widget (socket.io) and the REST and callback channels get
+(storage.record.answer_name). The website widget (socket.io) and the REST and callback channels get
 one message of its own, `{"feedback": {...}}`, which the widget draws as a small Yes / No control;
 Telegram, Slack and Messenger get the prompt with two quick-reply buttons; SMS (Twilio) gets
 nothing, since numbered lines for it would read as another question.
@@ -16,8 +16,8 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel
 from rasa.core.channels.socketio import SocketIOOutput
 
 from channels.inbound import notice
-from insights.record import FEEDBACK_NO, FEEDBACK_YES
 from overrides.rasa_channels import collect, emit_bot_message
+from storage.record import FEEDBACK_NO, FEEDBACK_YES
 
 
 def payload(intent: str, answer: str) -> str:

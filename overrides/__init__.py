@@ -142,7 +142,7 @@ PRIVATE_USES = {
         ),
         *_uses(
             "rasa_stores",
-            "serving/tracker_store.py",
+            "storage/tracker_store.py",
             ("events_to_save", "SQLTrackerStore._additional_events"),
         ),
     ]
