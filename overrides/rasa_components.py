@@ -58,16 +58,11 @@ class RulePolicyStatesSeam(RulePolicy):
         return self.prediction_states(*args, **kwargs)
 
     def prediction_states(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        use_text_for_last_user_input: bool = False,
-        rule_only_data: dict[str, Any] | None = None,
+        self, tracker: DialogueStateTracker, domain: Domain, *args: Any, **kwargs: Any
     ) -> list[State]:
-        """RulePolicy's own (`Policy._prediction_states`)."""
-        return RulePolicy._prediction_states(
-            self, tracker, domain, use_text_for_last_user_input, rule_only_data
-        )
+        """RulePolicy's own (`Policy._prediction_states`): the tracker, the domain, then
+        `use_text_for_last_user_input` and `rule_only_data`."""
+        return RulePolicy._prediction_states(self, tracker, domain, *args, **kwargs)
 
 
 # DIETClassifier.
