@@ -87,7 +87,7 @@ shell: $(MODEL) ## Chat with the assistant in this terminal
 lint: $(INSTALLED) ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy actions components channels serving overrides insights benchmarks scripts console
+	$(BIN)/mypy content overrides insights storage components actions channels serving benchmarks scripts console
 
 validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
 	scripts/validate.sh

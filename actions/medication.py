@@ -9,15 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.content import Content, Medication, buttons, fill, load_content, payload
+from content import INTENT_QUESTIONS, Content, Medication, buttons, fill, load_content, payload
 
-INTENT_QUESTIONS = {
-    "ask_med_helps": "helps",
-    "ask_med_risks": "risks",
-    "ask_med_stop_suddenly": "stop_suddenly",
-    "ask_med_what_is": "what_is",
-    "ask_med_how_works": "how_works",
-}
 QUESTION_INTENTS = {question: intent for intent, question in INTENT_QUESTIONS.items()}
 # Slots whose values (source titles, help lines) may appear as {placeholders} in answers.
 PLACEHOLDER_SLOTS = (
@@ -101,7 +94,7 @@ class ActionAnswerMedication(Action):
         values = placeholder_values(tracker, domain)
         values["medication"] = medication.name
         # `answer` names the curated answer: it reaches the bot message's metadata, where the channels
-        # (the "Was this helpful?" prompt) and the recording (insights/record.py) find it.
+        # (the "Was this helpful?" prompt) and the recording (storage/record.py) find it.
         dispatcher.utter_message(
             text=fill(answer["text"], values),
             buttons=buttons(answer.get("buttons")),

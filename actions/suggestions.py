@@ -8,8 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.content import load_content, payload
 from actions.medication import pick_medication
+from content import load_content, payload
 
 MAX_SUGGESTIONS = 3
 # Below this classifier confidence an intent is too unlikely to be worth offering.

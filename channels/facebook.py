@@ -17,6 +17,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.guard import GuardedInput, OnNewMessage
+from overrides.rasa_channels import MessengerSeam
 
 logger = logging.getLogger(__name__)
 # Messenger cuts quick-reply titles after 20 characters and allows 13 quick replies.
@@ -73,13 +74,13 @@ class MessengerBot(facebook.MessengerBot):
         await self.send_quick_replies(recipient_id, text, quick_replies)
 
 
-class Messenger(facebook.Messenger):
+class Messenger(MessengerSeam):
     def __init__(self, page_access_token: str, on_new_message: OnNewMessage, graph_url: str | None) -> None:
         super().__init__(page_access_token, on_new_message)
         if graph_url:
             self.client.graph_url = graph_url
 
-    async def _handle_user_message(self, text: str, sender_id: str, metadata: dict[str, Any] | None) -> None:
+    async def handle_user_message(self, text: str, sender_id: str, metadata: dict[str, Any] | None) -> None:
         # As Rasa's, with this module's MessengerBot.
         out_channel = MessengerBot(self.client)
         await out_channel.send_action(sender_id, sender_action="mark_seen")

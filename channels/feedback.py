@@ -1,6 +1,6 @@
 """The "Was this helpful?" prompt that follows every curated answer, in each channel's own form.
 
-The guard's output (channels/guard.py) sends it once per curated answer (insights.record.answer_name),
+The guard's output (channels/guard.py) sends it once per curated answer (storage.record.answer_name),
 after the last reply to the message (after the crisis help line and the disclaimer). The website
 widget (socket.io) and the REST and callback channels get one message of its own,
 `{"feedback": {...}}`, which the widget draws as a small Yes / No control; Telegram, Slack and
@@ -17,7 +17,8 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel
 from rasa.core.channels.socketio import SocketIOOutput
 
 from channels.inbound import notice
-from insights.record import FEEDBACK_NO, FEEDBACK_YES
+from overrides.rasa_channels import collect, emit_bot_message
+from storage.record import FEEDBACK_NO, FEEDBACK_YES
 
 
 def payload(intent: str, answer: str) -> str:
@@ -40,9 +41,9 @@ async def send_prompt(output: OutputChannel, recipient_id: str, answer: str) -> 
         return
     message = prompt(answer)
     if isinstance(output, CollectingOutputChannel):  # REST, callback: one more element / POST
-        await output._persist_message({"recipient_id": recipient_id, "feedback": message})
+        await collect(output, {"recipient_id": recipient_id, "feedback": message})
     elif isinstance(output, SocketIOOutput):  # the widget: one more `bot_uttered` event
-        await output._send_message(recipient_id, {"feedback": message})
+        await emit_bot_message(output, recipient_id, {"feedback": message})
     else:  # the messaging platforms' own quick replies; Telegram puts both on one row
         buttons = [message["yes"], message["no"]]
         await output.send_text_with_buttons(recipient_id, message["prompt"], buttons, button_type="inline")

@@ -18,8 +18,8 @@ from sanic.response import HTTPResponse
 from channels import feedback
 from channels.inbound import MAX_MESSAGE_CHARS, BadRequest, Inbound, SenderLimiter, check_message, notice
 from insights import metrics
-from insights.record import answer_name
-from serving.tracker_store import ConversationStoreUnavailable
+from storage.record import answer_name
+from storage.tracker_store import ConversationStoreUnavailable
 
 logger = logging.getLogger(__name__)
 

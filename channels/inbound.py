@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from actions.content import fill
+from content import fill
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE_CHARS = 2000

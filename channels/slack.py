@@ -11,6 +11,7 @@ from sanic import Blueprint
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.guard import GuardedInput, OnNewMessage
+from overrides.rasa_channels import post_to_slack
 
 API_BASE_URL = AsyncWebClient.BASE_URL
 # An actions block holds 25 elements. Rasa still applies the 5 of Slack's legacy attachments and,
@@ -27,8 +28,9 @@ class SlackBot(slack.SlackBot):
             {"type": "button", "text": {"type": "plain_text", "text": b["title"]}, "value": b["payload"]}
             for b in buttons[:MAX_BUTTONS]
         ]
-        await self._post_message(
-            channel=self.slack_channel or recipient_id,
+        await post_to_slack(
+            self,
+            self.slack_channel or recipient_id,
             as_user=True,
             text=text,
             blocks=[text_block, {"type": "actions", "elements": elements}],

@@ -17,6 +17,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from channels.guard import GuardedInput, OnNewMessage
+from overrides.rasa_channels import TwilioOutputSeam
 
 if TYPE_CHECKING:
     from rasa.core.agent import Agent
@@ -61,7 +62,7 @@ def whatsapp_address(number: str) -> str:
     return number if number.startswith(WHATSAPP) else WHATSAPP + number
 
 
-class TwilioOutput(twilio.TwilioOutput):
+class TwilioOutput(TwilioOutputSeam):
     # No "Was this helpful?" after answers (channels/feedback.py): in an SMS it would read as one
     # more question to answer.
     asks_for_feedback = False
@@ -87,12 +88,12 @@ class TwilioOutput(twilio.TwilioOutput):
             url._replace(scheme=base.scheme, netloc=base.netloc, path=base.path.rstrip("/") + url.path)
         )
 
-    async def _send_message(self, message_data: dict[str, Any]) -> MessageInstance:
+    async def send_message_data(self, message_data: dict[str, Any]) -> MessageInstance:
         # A WhatsApp conversation is answered from the WhatsApp sender, an SMS one from the number.
         if str(message_data.get("to", "")).startswith(WHATSAPP):
             sender = self.whatsapp_number or self.twilio_number or ""
             message_data = {**message_data, "from_": whatsapp_address(sender)}
-        return await super()._send_message(message_data)
+        return await super().send_message_data(message_data)
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any

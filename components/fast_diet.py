@@ -26,7 +26,7 @@ import logging
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -44,27 +44,14 @@ from rasa.utils.tensorflow.models import RasaModel
 
 import overrides
 from overrides.numpy_diet import NumpyDIET, NumpyDIETStack, UnsupportedDIETModel
+from overrides.rasa_components import (
+    DIETPredictSeam,
+    component_storage,
+    diet_labels_and_sizes,
+    sharing_model,
+)
 
 logger = logging.getLogger(__name__)
-
-
-DIETType = TypeVar("DIETType", bound=DIETClassifier)
-
-
-def sharing_model(cls: type[DIETType], diet: DIETClassifier) -> DIETType:
-    """A `cls` component with the same configuration, labels and (shared) TF model as `diet`."""
-    component = cls(
-        config=dict(diet.component_config),
-        model_storage=diet._model_storage,
-        resource=diet._resource,
-        execution_context=diet._execution_context,
-        index_label_id_mapping=diet.index_label_id_mapping,
-        entity_tag_specs=diet._entity_tag_specs,
-        model=diet.model,
-        sparse_feature_sizes=diet._sparse_feature_sizes,
-    )
-    component._label_data = diet._label_data
-    return component
 
 
 @DefaultV1Recipe.register(
@@ -72,7 +59,7 @@ def sharing_model(cls: type[DIETType], diet: DIETClassifier) -> DIETType:
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR],
     is_trainable=True,
 )
-class FastDIETClassifier(DIETClassifier):
+class FastDIETClassifier(DIETPredictSeam):
     """DIETClassifier whose intent confidences are computed in NumPy at prediction time."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -152,8 +139,8 @@ class FastDIETClassifier(DIETClassifier):
                 numpy_diet = NumpyDIET.load(weights)
                 # Rasa's own reader of the labels and feature sizes (the data example and label
                 # data it also returns only build the TF model).
-                index_label_id_mapping, entity_tag_specs, _, _, sparse_feature_sizes = cls._load_from_files(
-                    model_path
+                index_label_id_mapping, entity_tag_specs, sparse_feature_sizes = diet_labels_and_sizes(
+                    cls, model_path
                 )
         except Exception as reason:  # anything unreadable: the TensorFlow model, as DIET loads
             logger.warning(
@@ -185,7 +172,8 @@ class FastDIETClassifier(DIETClassifier):
         except Exception as reason:  # a model the NumPy pass does not read: served by TensorFlow
             logger.info(f"{self.__class__.__name__}: no NumPy weights saved ({reason}).")
             return
-        with self._model_storage.write_to(self._resource) as model_path:
+        model_storage, resource = component_storage(self)
+        with model_storage.write_to(resource) as model_path:
             numpy_diet.save(self.weights_file(model_path))
 
     def release_tensorflow_model(self) -> None:
@@ -234,9 +222,9 @@ class FastDIETClassifier(DIETClassifier):
                 )
         return self._numpy_diet is not None
 
-    def _predict(self, message: Message) -> dict[str, Any] | None:
+    def predict_message(self, message: Message) -> dict[str, Any] | None:
         if not self.prepare_numpy_forward():
-            return super()._predict(message)
+            return self.tensorflow_predict(message)
         assert self._numpy_diet is not None
         # As DIETClassifier._predict, with NumPy in place of `self.model.run_inference`, reading the
         # message's features as `_create_model_data` would combine them (`prediction_features`).
@@ -265,11 +253,11 @@ class FastDIETClassifier(DIETClassifier):
             (
                 c
                 for c in list(_instances)
-                if c._model_storage is self._model_storage
+                if component_storage(c)[0] is component_storage(self)[0]
                 and c._featurizers() == self._featurizers()
                 and c.uses_numpy_path
             ),
-            key=lambda c: c._resource.name,
+            key=lambda c: component_storage(c)[1].name,
         )
         if len(siblings) < 2 or self not in siblings:
             return None

@@ -33,6 +33,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.safety_net import MENTION_ENTITY
+from overrides.rasa_components import component_storage, no_action_probabilities, policy_prediction
 
 FOOTER = "utter_crisis_footer"
 DISCLAIMER = "utter_disclaimer"
@@ -88,7 +89,7 @@ class FooterPolicy(Policy):
     def train(
         self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
     ) -> Resource:
-        return self._resource
+        return component_storage(self)[1]
 
     def predict_action_probabilities(
         self,
@@ -97,11 +98,11 @@ class FooterPolicy(Policy):
         rule_only_data: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
+        probabilities = no_action_probabilities(self, domain)
         action = self.next_action(tracker)
         if action is not None and action in domain.action_names_or_texts:
             probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities)
+        return policy_prediction(self, probabilities)
 
     @staticmethod
     def next_action(tracker: DialogueStateTracker) -> str | None:

@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, cast
 
-from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
+from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from overrides.rasa_components import RulePolicyStatesSeam, clean_state, rule_key_to_state
 from overrides.tracker_copy import REWRITES_HISTORY
 
 # Events after which `applied_events` is not "the applied events so far, plus this one".
@@ -58,7 +59,7 @@ class Replayed:
 
 def state_of(domain: Domain, tracker: DialogueStateTracker, omit_unset_slots: bool) -> State:
     # What Domain.states_for_tracker_history computes for each prior tracker (rule turns not ignored).
-    return domain._clean_state(domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots))
+    return clean_state(domain, domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots))
 
 
 def replay(replayed: Replayed, events: list[Event], unneeded_states: int = 0) -> None:
@@ -184,7 +185,7 @@ class RecentHistory:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class RecentRulePolicy(RulePolicy):
+class RecentRulePolicy(RulePolicyStatesSeam):
     """RulePolicy with the same predictions, at a cost that does not grow with the conversation."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -198,9 +199,9 @@ class RecentRulePolicy(RulePolicy):
         being collected when the policy first predicts.
         """
         keys = [*self.lookup.get(RULES, {}), *self.lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, {})]
-        return 1 + max((len(self._rule_key_to_state(key)) for key in keys), default=0)
+        return 1 + max((len(rule_key_to_state(key)) for key in keys), default=0)
 
-    def _prediction_states(
+    def prediction_states(
         self,
         tracker: DialogueStateTracker,
         domain: Domain,
@@ -208,4 +209,4 @@ class RecentRulePolicy(RulePolicy):
         rule_only_data: dict[str, Any] | None = None,
     ) -> list[State]:
         recent = cast(DialogueStateTracker, RecentHistory(tracker, self.history_window(), self._recent))
-        return super()._prediction_states(recent, domain, use_text_for_last_user_input, rule_only_data)
+        return super().prediction_states(recent, domain, use_text_for_last_user_input, rule_only_data)

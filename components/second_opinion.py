@@ -35,6 +35,8 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from overrides.rasa_components import logistic_regression_features
+
 logger = logging.getLogger(__name__)
 
 RANKING_LENGTH = 10
@@ -187,10 +189,11 @@ class SecondOpinionClassifier(LogisticRegressionClassifier):
         if not blocks:
             return None
         if message.get_dense_features(TEXT)[1] is not None or not self._multinomial():
-            return self.clf.predict_proba(self._create_X([message]))[0]
+            return self.clf.predict_proba(logistic_regression_features(self, [message]))[0]
         coef = self.clf.coef_
         if sum(block.features.shape[1] for block in blocks) != coef.shape[1]:
-            return self.clf.predict_proba(self._create_X([message]))[0]  # scikit-learn's error
+            # scikit-learn's error
+            return self.clf.predict_proba(logistic_regression_features(self, [message]))[0]
         scores = np.array(self.clf.intercept_, dtype=np.float64)
         offset = 0
         for block in blocks:

@@ -20,7 +20,7 @@ from console.grouping import group_items
 from console.nlu_files import NluError, NluFiles, clean
 from console.store import Store
 from insights import schema
-from serving.redaction import redact
+from storage.redaction import redact
 
 HERE = Path(__file__).resolve().parent
 STATIC = {

@@ -1,2 +1,3 @@
-"""What real users asked and how the assistant did: recorded turns, feedback and the queue of missed
-questions (schema.py), and the operations metrics (metrics.py)."""
+"""What real users asked and how the assistant did: the tables of recorded turns, feedback and the
+queue of missed questions (schema.py; storage/record.py writes them), and the operations metrics
+(metrics.py) with their exporter."""

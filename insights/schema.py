@@ -2,7 +2,7 @@
 
 They live beside Rasa's `events` table (SQLite in development, PostgreSQL in production), are written
 by the tracker store in the same transaction as the conversation's events, and are covered by the
-same retention (`make purge`). Text is stored only after redaction (serving/redaction.py), and the
+same retention (`make purge`). Text is stored only after redaction (storage/redaction.py), and the
 text of a message that looked like a crisis is never stored here at all.
 
 - `faq_turns`: one row per message the assistant handled: when, which channel, what it understood

@@ -1,9 +1,12 @@
 """Every replacement of Rasa's or Sanic's private code, and the one place that installs them.
 
 What each override replaces, why, what it bought and the test that proves it equals stock Rasa:
-overrides/README.md. `install()` is called by the launcher (serving/launch.py) before Rasa starts;
-it first checks the installed Rasa and Sanic against the versions these overrides were written for
-and refuses to start on any other, naming the overrides that would break.
+overrides/README.md. The project's other code touches Rasa's private names only through the
+helpers of overrides/rasa_{components,channels,stores}.py, each listed in PRIVATE_USES and checked
+with the overrides.
+`install()` is called by the launcher (serving/launch.py) before Rasa starts; it first checks the
+installed Rasa and Sanic against the versions these overrides were written for and refuses to start
+on any other, naming the overrides and private uses that would break.
 
 RASA_OVERRIDES_DISABLE=name,name switches overrides off by name (stock Rasa's code runs instead):
 for an ablation, or to rule an override out when something looks wrong.
@@ -64,6 +67,88 @@ OVERRIDES = {
 }
 
 
+@dataclass(frozen=True)
+class PrivateUse:
+    """A helper in overrides/<module>.py: where the project's own code reads, calls or overrides a
+    private part of Rasa. Always in use (nothing to switch off), so always version-checked."""
+
+    name: str
+    module: str  # overrides.<module> holds it
+    package: str  # whose private code it touches
+    touches: str
+    used_by: str
+
+
+def _uses(module: str, used_by: str, *entries: tuple[str, str]) -> list[PrivateUse]:
+    return [PrivateUse(name, module, "rasa", touches, used_by) for name, touches in entries]
+
+
+PRIVATE_USES = {
+    u.name: u
+    for u in [
+        *_uses(
+            "rasa_components",
+            "components/footer_policy.py",
+            ("no_action_probabilities", "Policy._default_predictions"),
+            ("policy_prediction", "Policy._prediction"),
+        ),
+        *_uses(
+            "rasa_components",
+            "components/fast_diet.py, components/footer_policy.py",
+            ("component_storage", "Policy / DIETClassifier ._model_storage, ._resource"),
+        ),
+        *_uses(
+            "rasa_components",
+            "components/recent_rule_policy.py",
+            ("clean_state", "Domain._clean_state"),
+            ("rule_key_to_state", "RulePolicy._rule_key_to_state"),
+            ("RulePolicyStatesSeam", "overrides Policy._prediction_states"),
+        ),
+        *_uses(
+            "rasa_components",
+            "components/fast_diet.py",
+            (
+                "sharing_model",
+                "DIETClassifier ._model_storage, ._resource, ._execution_context, ._entity_tag_specs, "
+                "._sparse_feature_sizes, ._label_data",
+            ),
+            ("diet_labels_and_sizes", "DIETClassifier._load_from_files"),
+            ("DIETPredictSeam", "overrides DIETClassifier._predict"),
+        ),
+        *_uses(
+            "rasa_components",
+            "components/second_opinion.py",
+            ("logistic_regression_features", "LogisticRegressionClassifier._create_X"),
+        ),
+        *_uses(
+            "rasa_channels",
+            "channels/feedback.py",
+            ("collect", "CollectingOutputChannel._persist_message"),
+            ("emit_bot_message", "SocketIOOutput._send_message"),
+        ),
+        *_uses("rasa_channels", "channels/slack.py", ("post_to_slack", "SlackBot._post_message")),
+        *_uses(
+            "rasa_channels",
+            "channels/facebook.py",
+            ("MessengerSeam", "overrides Messenger._handle_user_message"),
+        ),
+        *_uses(
+            "rasa_channels",
+            "channels/twilio.py",
+            ("TwilioOutputSeam", "overrides TwilioOutput._send_message"),
+        ),
+        *_uses(
+            "rasa_stores", "serving/sqlite_lock_store.py", ("log_lock_deletion", "LockStore._log_deletion")
+        ),
+        *_uses(
+            "rasa_stores",
+            "storage/tracker_store.py",
+            ("events_to_save", "SQLTrackerStore._additional_events"),
+        ),
+    ]
+}
+
+
 class UnsupportedVersion(RuntimeError):
     """An installed Rasa or Sanic is not the version the enabled overrides were written for."""
 
@@ -87,15 +172,28 @@ def installed_version(package: str) -> str:
     return str(importlib.import_module(package).__version__)
 
 
+def package_of(name: str) -> str:
+    return OVERRIDES[name].package if name in OVERRIDES else PRIVATE_USES[name].package
+
+
+def describe(name: str) -> str:
+    if name in OVERRIDES:
+        return f"{name}: replaces {OVERRIDES[name].replaces}"
+    use = PRIVATE_USES[name]
+    return f"{name} (overrides.{use.module}): uses {use.touches} (for {use.used_by})"
+
+
 def check_versions(names: list[str] | None = None) -> None:
-    """Raises UnsupportedVersion naming each of `names` (default: the enabled ones) that would break."""
-    names = [n for n in OVERRIDES if enabled(n)] if names is None else names
+    """Raises UnsupportedVersion naming each of `names` (default: the enabled overrides and every
+    private use) that would break."""
+    if names is None:
+        names = [n for n in OVERRIDES if enabled(n)] + list(PRIVATE_USES)
     problems = []
     for package, pinned in PINNED.items():
         found = installed_version(package)
-        affected = [n for n in names if OVERRIDES[n].package == package]
+        affected = [n for n in names if package_of(n) == package]
         if found != pinned and affected:
-            lines = "\n".join(f"  - {n}: replaces {OVERRIDES[n].replaces}" for n in affected)
+            lines = "\n".join(f"  - {describe(n)}" for n in affected)
             problems.append(
                 f"{package} {found} is installed; these overrides were written for {package} {pinned} "
                 f"and would break:\n{lines}"
@@ -109,7 +207,8 @@ def check_versions(names: list[str] | None = None) -> None:
 
 
 def require(name: str) -> None:
-    """For overrides Rasa loads itself: stop with the clear message rather than fail at a message."""
+    """For overrides Rasa loads itself (or a private use): stop with the clear message rather than
+    fail at a message."""
     check_versions([name])
 
 

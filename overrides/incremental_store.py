@@ -1,4 +1,4 @@
-"""SQL tracker store that reads only the rows added since it last read a conversation.
+"""Incremental reads for a SQL tracker store: only the rows added since it last read a conversation.
 
 Rasa's SQLTrackerStore re-reads every event of the conversation's session for every message, parses
 each row's JSON and looks up its event class by walking all Event subclasses. At message 300 of one
@@ -21,9 +21,9 @@ import itertools
 import json
 import operator
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -33,9 +33,21 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 import overrides
 from overrides.tracker_copy import FastCopyTracker
-from serving.tracker_store import PrivateSQLTrackerStore, WrittenRow
 
 DEFAULT_CACHED_CONVERSATIONS = 1000
+
+
+class StoredRow(Protocol):
+    """A row of Rasa's events table as the store below it wrote it (storage.tracker_store.WrittenRow)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def type_name(self) -> str: ...
+    @property
+    def timestamp(self) -> float: ...
+    @property
+    def data(self) -> str: ...
 
 
 def write_ahead_log(connection: Any, _record: Any) -> None:
@@ -85,7 +97,9 @@ class KeptSession:
 
 
 class IncrementalReads(SQLTrackerStore):
-    """Mix in before a SQLTrackerStore subclass: `class S(IncrementalReads, SomeSQLTrackerStore)`."""
+    """Mix in before a SQLTrackerStore subclass: `class S(IncrementalReads, SomeSQLTrackerStore)`
+    (storage.tracker_store.IncrementalPrivateSQLTrackerStore). The store below calls
+    `_rows_written(sender_id, rows)` after each save commits."""
 
     engine: sa.engine.Engine
 
@@ -193,7 +207,7 @@ class IncrementalReads(SQLTrackerStore):
         rows, newest_id = self._row_count_and_newest(session, sender_id)
         return bool(kept.rows == rows and kept.newest_id == newest_id)
 
-    def _rows_written(self, sender_id: str, rows: list[WrittenRow]) -> None:
+    def _rows_written(self, sender_id: str, rows: Sequence[StoredRow]) -> None:
         super()._rows_written(sender_id, rows)
         kept = self._saving_onto.pop(sender_id, None)
         if kept is None or self._kept.get(sender_id) is not kept:
@@ -221,7 +235,3 @@ def _built_from(tracker: DialogueStateTracker, kept: KeptSession) -> bool:
     if len(tracker.events) < len(kept.events):
         return False
     return all(map(operator.is_, tracker.events, kept.events))
-
-
-class IncrementalPrivateSQLTrackerStore(IncrementalReads, PrivateSQLTrackerStore):
-    """The project's store (redaction, retention, loud failures) with incremental reads."""

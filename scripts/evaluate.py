@@ -202,8 +202,8 @@ def message_turns(path: Path) -> list[Turn]:
     (picked from the annotated ones as the action picks: a context opioid is not the question)."""
     from rasa.shared.nlu.training_data.loading import load_data
 
-    from actions.content import load_content
     from actions.medication import CONTEXT_COLUMNS
+    from content import load_content
 
     content = load_content()
     catalogue = medication_catalogue()
@@ -261,8 +261,8 @@ class Conversation:
         do."""
         from rasa_sdk import Tracker
 
-        from actions.content import load_content
         from actions.medication import INTENT_QUESTIONS, pick_medication
+        from content import load_content
 
         self.hear(entities)
         if intent not in INTENT_QUESTIONS and intent != "ask_what_about":
@@ -287,8 +287,8 @@ class Conversation:
 
 def offered(parsed: dict[str, Any]) -> list[str]:
     """The questions "did you mean" offers for a parse, as actions/suggestions.py chooses them."""
-    from actions.content import load_content
     from actions.suggestions import MAX_SUGGESTIONS, MIN_CONFIDENCE
+    from content import load_content
 
     titles = load_content().question_titles
     return [

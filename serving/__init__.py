@@ -1,1 +1,2 @@
-"""Server-side pieces Rasa loads by module path: the private tracker store and its helpers."""
+"""Server-side pieces: the launcher (launch.py), the environments the endpoints are written for
+(environments.py) and the lock stores Rasa loads by module path."""

@@ -33,10 +33,10 @@ RECENT_USER_TURNS = 2
 ACTION_SERVER_URLS = {"dev": "http://localhost:5055/webhook", "prod": "${ACTION_SERVER_URL}"}
 
 # Phone numbers and e-mail addresses are redacted before they are stored, what was done with each
-# message is recorded beside it (insights/record.py), `make purge` deletes both older than
-# retention_days, and a database that is down gives a clear 503 (serving/tracker_store.py); only new
+# message is recorded beside it (storage/record.py), `make purge` deletes both older than
+# retention_days, and a database that is down gives a clear 503 (storage/tracker_store.py); only new
 # rows are read (overrides/incremental_store.py).
-TRACKER_STORE = "overrides.incremental_store.IncrementalPrivateSQLTrackerStore"
+TRACKER_STORE = "storage.tracker_store.IncrementalPrivateSQLTrackerStore"
 RETENTION_DAYS = 30
 DATABASES: dict[str, dict[str, Any]] = {
     "dev": {"dialect": "sqlite", "db": "var/conversations.db"},  # var/ is made by `make run`

@@ -34,6 +34,8 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from overrides.rasa_stores import log_lock_deletion
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_DB = "var/locks.db"
@@ -85,7 +87,7 @@ class SQLiteLockStore(LockStore):
 
     def delete_lock(self, conversation_id: str) -> None:
         cursor = self._db().execute("DELETE FROM locks WHERE conversation_id = ?", (conversation_id,))
-        self._log_deletion(conversation_id, cursor.rowcount > 0)
+        log_lock_deletion(conversation_id, cursor.rowcount > 0)
 
     def save_lock(self, lock: TicketLock) -> None:
         self._db().execute(

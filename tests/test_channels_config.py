@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.content import load_content, payload
 from channels.facebook import TITLE_CHARS, as_quick_replies, quick_reply_title, signature_valid
 from channels.guard import GUARD_KEYS
 from channels.twilio import TwilioOutput, chosen
+from content import load_content, payload
 from scripts.check_credentials import missing, variables
 
 ROOT = Path(__file__).resolve().parent.parent

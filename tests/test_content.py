@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from actions.content import PLACEHOLDER, fill, load_content
 from actions.medication import PLACEHOLDER_SLOTS
+from content import PLACEHOLDER, fill, load_content
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_content()

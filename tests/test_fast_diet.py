@@ -39,7 +39,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import LABEL
 
-from components.fast_diet import FastDIETClassifier, prediction_features, sharing_model
+from components.fast_diet import FastDIETClassifier, prediction_features
 from overrides.numpy_diet import (
     STRUCTURE_KEY,
     WEIGHTS_FORMAT,
@@ -49,6 +49,7 @@ from overrides.numpy_diet import (
     _decode,
     _encode,
 )
+from overrides.rasa_components import sharing_model
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "assistant.tar.gz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from channels.inbound import BadRequest, SenderLimiter, check_message, clean_text, notice
-from serving.redaction import redact, redact_user_event
+from storage.redaction import redact, redact_user_event
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from overrides.incremental_store import IncrementalPrivateSQLTrackerStore
-from serving.tracker_store import PrivateSQLTrackerStore
+from storage.tracker_store import IncrementalPrivateSQLTrackerStore, PrivateSQLTrackerStore
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The real servers with the shipped conversation store: what they record of a conversation over REST
-(insights/record.py): a "no" with its comment in the queue, "did you mean", "none of these" and
+(storage/record.py): a "no" with its comment in the queue, "did you mean", "none of these" and
 out-of-scope items, and a crisis message counted but its text kept in no table."""
 
 from __future__ import annotations

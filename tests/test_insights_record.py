@@ -1,4 +1,4 @@
-"""What is recorded of each message (insights/record.py), and how the conversation store writes it: one
+"""What is recorded of each message (storage/record.py), and how the conversation store writes it: one
 turn per message, feedback and the unanswered-questions queue, no crisis text, purged with the events."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from insights import record, schema
-from overrides.incremental_store import IncrementalPrivateSQLTrackerStore
-from serving.tracker_store import PrivateSQLTrackerStore
+from insights import schema
+from storage import record
+from storage.tracker_store import IncrementalPrivateSQLTrackerStore, PrivateSQLTrackerStore
 
 SENDER = "someone"
 SUGGESTIONS = [

@@ -6,8 +6,8 @@ import pytest
 from conftest import medication
 from rasa_sdk.events import SlotSet
 
-from actions.content import fill, load_content
 from actions.medication import ActionAnswerMedication
+from content import fill, load_content
 
 CONTENT = load_content()
 
@@ -49,7 +49,7 @@ def test_answers_for_the_named_medication(answer, domain, intent, entity, questi
     assert "{" not in text, "every placeholder is filled"
     assert "Source" in text
     assert messages[0]["buttons"] == expected["buttons"]
-    # The answer's name, for the "Was this helpful?" prompt and the recording (insights/record.py).
+    # The answer's name, for the "Was this helpful?" prompt and the recording (storage/record.py).
     assert messages[0]["answer"] == f"{question}.{column}"
     assert events == [SlotSet("medication", entity), SlotSet("med_question", question)]
 

@@ -24,7 +24,7 @@ from servers import ROOT, free_port
 from channels.guard import Guard
 from insights import metrics, schema
 from insights.exporter import OpenQueue, build_registry, forget_dead_processes
-from serving.tracker_store import ConversationStoreUnavailable
+from storage.tracker_store import ConversationStoreUnavailable
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float:

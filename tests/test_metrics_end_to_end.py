@@ -169,8 +169,8 @@ def recorded_turns(database: Path) -> tuple[int, int]:
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("insights.record") is None,
-    reason="reply kinds are counted by the recording (insights/record.py, issue 10's REC work)",
+    importlib.util.find_spec("storage.record") is None,
+    reason="reply kinds are counted by the recording (storage/record.py, issue 10's REC work)",
 )
 def test_reply_kinds_and_the_queue_match_what_was_recorded(sent):
     samples = scrape(sent.servers)

@@ -20,7 +20,7 @@ PHONE, EMAIL = "555-123-4567", "jane.doe@example.org"
 def store_config(db) -> str:
     return (
         "tracker_store:\n"
-        "  type: serving.tracker_store.PrivateSQLTrackerStore\n"
+        "  type: storage.tracker_store.PrivateSQLTrackerStore\n"
         '  dialect: "sqlite"\n'
         f'  db: "{db}"\n'
         "  retention_days: 30\n"

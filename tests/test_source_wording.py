@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from actions.content import load_content
+from content import load_content
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_content()

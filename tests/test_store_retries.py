@@ -7,7 +7,7 @@ import sqlalchemy.exc
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 
-from serving.tracker_store import ConversationStoreUnavailable, PrivateSQLTrackerStore
+from storage.tracker_store import ConversationStoreUnavailable, PrivateSQLTrackerStore
 
 
 def locked() -> sqlalchemy.exc.OperationalError:

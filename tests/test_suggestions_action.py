@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from conftest import medication
 
-from actions.content import load_content
 from actions.suggestions import MAX_SUGGESTIONS, ActionSuggestQuestions
+from content import load_content
 
 CONTENT = load_content()
 

@@ -154,7 +154,7 @@ def test_two_workers_keep_every_conversation_whole(tmp_path):
         assert stored[sender] == script, sender
     assert sorted(stored["worker-burst"]) == accepted
 
-    # What was recorded of them (insights/record.py): each message once, whichever worker took it.
+    # What was recorded of them (storage/record.py): each message once, whichever worker took it.
     recorded = recorded_rows(tmp_path / "conversations.db")
     for sender in senders:
         turns, feedback, not_helpful = recorded.get(schema.conversation_key(sender), ([], [], []))

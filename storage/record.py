@@ -16,8 +16,9 @@ from typing import Any
 
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, UserUttered
 
+from content import INTENT_QUESTIONS, QUESTIONS, load_content
 from insights import schema
-from serving.redaction import redact
+from storage.redaction import redact
 
 FEEDBACK_YES = "feedback_yes"
 FEEDBACK_NO = "feedback_no"
@@ -43,9 +44,6 @@ RESPONSE_KINDS = {
 @functools.cache
 def topic_answers() -> frozenset[str]:
     """The topics with a curated response `utter_<topic>`: `ask_<topic>` has a question title."""
-    from actions.content import load_content
-    from actions.medication import INTENT_QUESTIONS
-
     intents = set(load_content().question_titles) - set(NOT_ANSWERS) - set(INTENT_QUESTIONS)
     return frozenset(i.removeprefix("ask_") for i in intents if i.startswith("ask_"))
 
@@ -53,8 +51,6 @@ def topic_answers() -> frozenset[str]:
 @functools.cache
 def curated_answers() -> frozenset[str]:
     """Every curated answer's name: the topics, and question.column of the medication answers."""
-    from actions.content import QUESTIONS, load_content
-
     columns = {m.column for m in load_content().medications.values()}
     return topic_answers() | {f"{q}.{c}" for q in QUESTIONS for c in columns}
 

@@ -1,4 +1,5 @@
-"""Loads and checks the content files the actions answer from (content/*.yml)."""
+"""Loads and checks the content files beside this module (content/*.yml): what the actions answer, the
+channels say and the insights name. Read by every layer above; imports nothing of the project."""
 
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ from typing import Any
 import yaml
 
 QUESTIONS = ("helps", "risks", "stop_suddenly", "what_is", "how_works")
+# The intent that asks each of them about a medication (medication_answers.yml).
+INTENT_QUESTIONS = {
+    "ask_med_helps": "helps",
+    "ask_med_risks": "risks",
+    "ask_med_stop_suddenly": "stop_suddenly",
+    "ask_med_what_is": "what_is",
+    "ask_med_how_works": "how_works",
+}
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 def content_dir() -> Path:
-    return Path(os.environ.get("FAQ_CONTENT_DIR", Path(__file__).resolve().parent.parent / "content"))
+    return Path(os.environ.get("FAQ_CONTENT_DIR", Path(__file__).resolve().parent))
 
 
 @dataclass(frozen=True)

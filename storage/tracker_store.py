@@ -1,6 +1,6 @@
 """SQL tracker store that redacts personal details, keeps conversations a limited time, records what
-the assistant did with each message (insights/record.py), and never silently loses a conversation
-when the database is down.
+the assistant did with each message (storage/record.py), and never silently loses a conversation
+when the database is down; `IncrementalPrivateSQLTrackerStore` adds incremental reads.
 
 Rasa wraps every tracker store in a FailSafeTrackerStore that, on any Exception, starts an empty
 conversation or keeps it in memory only. That would quietly drop a person's conversation, so errors
@@ -23,8 +23,11 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from insights import metrics, record, schema
-from serving.redaction import redact_user_event
+from insights import metrics, schema
+from overrides.incremental_store import IncrementalReads
+from overrides.rasa_stores import events_to_save
+from storage import record
+from storage.redaction import redact_user_event
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     async def _write(self, tracker: DialogueStateTracker) -> tuple[list[WrittenRow], record.Records]:
         with self.session_scope() as session:
             rows = []
-            new_events = list(self._additional_events(session, tracker))
+            new_events = list(events_to_save(self, session, tracker))
             recorded = self._records(tracker, len(new_events))
             for event in new_events:
                 data = redact_user_event(event.as_dict())
@@ -178,3 +181,8 @@ def is_busy(error: Exception) -> bool:
     return isinstance(error, sqlalchemy.exc.OperationalError) and any(
         text in str(error.orig) for text in BUSY_MESSAGES
     )
+
+
+class IncrementalPrivateSQLTrackerStore(IncrementalReads, PrivateSQLTrackerStore):
+    """The project's store (redaction, retention, loud failures) with incremental reads
+    (overrides/incremental_store.py): the `tracker_store` type in endpoints.yml."""
