@@ -42,7 +42,7 @@ $(SPACY_MODEL): $(INSTALLED) content/medications.yml scripts/build_spacy_model.p
 spacy: $(SPACY_MODEL) ## Build the spaCy pipeline (tokenizer, lemmatizer, medication names)
 
 $(MODEL): $(SPACY_MODEL) $(RASA_INPUTS)
-	$(BIN)/rasa train --out models --fixed-model-name assistant
+	$(BIN)/python -m serving.launch train --out models --fixed-model-name assistant
 	@touch $@
 
 train: $(MODEL) ## Train the model, only if data, domain, config or content changed

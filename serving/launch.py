@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -43,7 +44,32 @@ def preload_modules() -> list[str]:
     return names
 
 
+# Library warnings (deprecations in TensorFlow, jax, Click, pyparsing, SQLAlchemy, mostly while
+# importing) go to this file instead of the terminal, where pages of them hid the lines that matter.
+WARNINGS_LOG_VARIABLE = "WARNINGS_LOG"
+DEFAULT_WARNINGS_LOG = "var/log/library-warnings.log"
+
+
+def warnings_to_log(path: Path) -> bool:
+    """Sends Python warnings to `path` (appended, with time and process); False if it cannot be
+    written, and then they stay on the terminal. TensorFlow's C++ notices (no CUDA, oneDNN) are not
+    Python warnings: only its errors are printed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return False
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] %(message)s"))
+    captured = logging.getLogger("py.warnings")
+    captured.addHandler(handler)
+    captured.propagate = False
+    logging.captureWarnings(True)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return True
+
+
 def main() -> None:
+    warnings_to_log(Path(os.environ.get(WARNINGS_LOG_VARIABLE) or DEFAULT_WARNINGS_LOG))
     try:
         installed = overrides.install()
     except (overrides.UnsupportedVersion, ValueError) as refusal:

@@ -128,3 +128,18 @@ def test_the_launcher_preloads_every_custom_module_the_config_names() -> None:
     preloaded = set(preload_modules())
     assert named <= preloaded, sorted(named - preloaded)
     assert all(name in sys.modules for name in preloaded)
+
+
+def test_the_launcher_keeps_library_warnings_out_of_the_terminal(tmp_path) -> None:
+    """Pages of deprecation warnings buried the lines that matter: they go to WARNINGS_LOG."""
+    log = tmp_path / "log" / "warnings.log"
+    # As from a terminal: importing Rasa in this process set TensorFlow's C++ log level to 1.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "serving.launch", "--version"],
+        cwd=ROOT, env={**env, "WARNINGS_LOG": str(log)}, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Rasa Version" in result.stdout
+    assert "Warning" not in result.stderr
+    assert "DeprecationWarning" in log.read_text(encoding="utf-8")
