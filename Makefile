@@ -41,9 +41,11 @@ $(SPACY_MODEL): $(INSTALLED) content/medications.yml scripts/build_spacy_model.p
 
 spacy: $(SPACY_MODEL) ## Build the spaCy pipeline (tokenizer, lemmatizer, medication names)
 
+# Trained beside, then moved into place: a server or an interrupted training never sees half a file.
 $(MODEL): $(SPACY_MODEL) $(RASA_INPUTS)
-	$(BIN)/python -m serving.launch train --out models --fixed-model-name assistant
-	@touch $@
+	@rm -rf build/training
+	$(BIN)/python -m serving.launch train --out build/training --fixed-model-name assistant
+	@mkdir -p models && mv build/training/assistant.tar.gz $@ && touch $@
 
 train: $(MODEL) ## Train the model, only if data, domain, config or content changed
 
@@ -78,7 +80,7 @@ widget-test: $(WIDGET_DEPS) ## Unit tests of the widget's JavaScript (node --tes
 chromium: ## Install Debian's Chromium for the browser tests, if missing
 	scripts/ensure_chromium.sh
 
-run: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) ## Set up, train if needed, serve at :5005 (widget demo :8080, console :8081); CREDENTIALS=credentials.messaging.yml adds messaging apps
+run: $(SPACY_MODEL) $(WIDGET_JS) $(CONSOLE_JS) ## Set up, train if needed (a quick model first), serve at :5005 (widget demo :8080, console :8081); CREDENTIALS=credentials.messaging.yml adds messaging apps
 	scripts/serve.sh
 
 shell: $(MODEL) ## Chat with the assistant in this terminal

@@ -4,6 +4,10 @@
 #   scripts/serve.sh          REST (and the other channels in credentials.yml) on $RASA_PORT
 #   CREDENTIALS=credentials.messaging.yml scripts/serve.sh   also the messaging platforms (docs/channels.md)
 #   scripts/serve.sh shell    a terminal chat instead of the server
+# Without an up-to-date model (a fresh clone, or data changed), it first trains a quick model
+# (serving/quick_model.py: no DIET, about a minute), serves it, and trains the full model in the
+# background; the Rasa servers switch to the full model when it is ready, without a restart
+# (serving/model_server.py). `make train` first avoids this.
 # It also serves the website chat widget's demo page on $WIDGET_PORT (make widget builds the widget),
 # the Prometheus metrics at http://localhost:$METRICS_PORT/metrics (loopback only by default)
 # and the operator console on $CONSOLE_HOST:$CONSOLE_PORT (loopback; docs/curation.md), whose
@@ -22,6 +26,8 @@ METRICS_HOST=${METRICS_HOST:-127.0.0.1}
 METRICS_PORT=${METRICS_PORT:-9100}
 CONSOLE_HOST=${CONSOLE_HOST:-127.0.0.1}
 CONSOLE_PORT=${CONSOLE_PORT:-8081}
+MODEL_SERVER_PORT=${MODEL_SERVER_PORT:-5056}
+QUICK_MODEL=models/quick.tar.gz
 # The web pages allowed to talk to Rasa from a browser (CORS): the demo page, or your site's
 # origin(s), space-separated.
 export WIDGET_ORIGIN=${WIDGET_ORIGIN:-http://localhost:$WIDGET_PORT}
@@ -48,11 +54,13 @@ fi
 # Each server runs in a session of its own (setsid), so that stopping one stops everything it
 # started (Rasa's Sanic workers too); stop() signals those groups, then kills what is left.
 pids=()
+aside=() # started the same way, but their end does not stop the others (the model's training)
 watcher=
 stop() {
   trap - EXIT INT TERM HUP
   local pid
   [ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
+  pids+=("${aside[@]}")
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   for _ in $(seq 1 50); do
     running || break
@@ -69,6 +77,10 @@ trap stop EXIT INT TERM HUP
 start() {
   setsid "$@" &
   pids+=($!)
+}
+start_aside() {
+  setsid "$@" &
+  aside+=($!)
 }
 
 # A supervisor or `timeout` signals make alone. GNU make passes SIGTERM on to this script, but on
@@ -99,6 +111,60 @@ export SANIC_WORKERS=${RASA_WORKERS:-$(( $(nproc) < 2 ? 1 : 2 ))}
 rm -f var/locks.db var/locks.db-wal var/locks.db-shm
 # endpoints.yml names the default action server port; follow ACTIONS_PORT when it is moved.
 sed "s#localhost:5055/#localhost:$ACTIONS_PORT/#" endpoints.yml > var/endpoints.yml
+
+# No up-to-date model: a quick one now, the full one in the background (see the top of this file).
+quick=false
+if [ "${1:-}" != "shell" ] && [ "$MODEL" = models/assistant.tar.gz ] &&
+  ! make --no-print-directory -q "$MODEL" 2>/dev/null; then
+  quick=true
+fi
+if $quick; then
+  mkdir -p var/log
+  # Minutes the full training took here last time, else about 5 per DIET (this 2-core machine).
+  if [ -s .rasa/full-train-seconds ]; then
+    estimate=$(( ($(cat .rasa/full-train-seconds) + 59) / 60 ))
+  else
+    estimate=$(( 5 * $(grep -cE 'FastDIETClassifier|DIETEnsembleMember' config.yml) ))
+  fi
+  echo "No up-to-date model yet: training a quick one first (about a minute) so that you can start."
+  echo "The full model then trains in the background (about $estimate min; var/log/train.log) and the"
+  echo "servers switch to it when it is ready, without a restart. (\`make train\` first avoids this.)"
+  began=$(date +%s)
+  "$BIN/python" -m serving.quick_model build/quick_config.yml
+  rm -rf build/training-quick
+  if ! "$BIN/python" -m serving.launch train --config build/quick_config.yml --out build/training-quick \
+    --fixed-model-name quick >var/log/train-quick.log 2>&1; then
+    echo "Training the quick model failed; see var/log/train-quick.log." >&2
+    exit 1
+  fi
+  mv build/training-quick/quick.tar.gz "$QUICK_MODEL"
+  echo "Quick model trained in $(( $(date +%s) - began )) s."
+  # Rasa's model server feature: each server process asks for the newest model every 10 s.
+  printf 'models:\n  url: http://127.0.0.1:%s/model\n  wait_time_between_pulls: 10\n' "$MODEL_SERVER_PORT" \
+    >>var/endpoints.yml
+  start_aside "$BIN/python" -m serving.model_server --port "$MODEL_SERVER_PORT" "$MODEL" "$QUICK_MODEL"
+  train_full() { # $1: the estimate in minutes
+    local began pid elapsed
+    began=$(date +%s)
+    make --no-print-directory train >var/log/train.log 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+      for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null && sleep 1; done
+      kill -0 "$pid" 2>/dev/null || break
+      elapsed=$(( ($(date +%s) - began) / 60 ))
+      echo "  Full model: training, $elapsed min so far, about $(( $1 > elapsed ? $1 - elapsed : 1 )) min left."
+    done
+    if wait "$pid"; then
+      echo "$(( $(date +%s) - began ))" >.rasa/full-train-seconds
+      echo "  Full model trained in $(( ($(date +%s) - began + 59) / 60 )) min: the servers switch to it within seconds."
+    else
+      echo "  Training the full model failed (var/log/train.log); the quick model keeps answering." >&2
+    fi
+  }
+  mkdir -p .rasa
+  start_aside bash -c "$(declare -f train_full); train_full $estimate"
+  MODEL=$QUICK_MODEL
+fi
 
 # The action server has no authentication: it listens on loopback only. rasa-sdk's own command is
 # what `rasa run actions` runs, without importing Rasa (40 MB of memory instead of 120).
@@ -154,6 +220,10 @@ for _ in $(seq 1 180); do
   Ctrl-C stops the servers.
 
 MSG
+    if $quick; then
+      echo "  It answers with the quick model until the full one is trained (progress below)."
+      echo
+    fi
     break
   fi
   if ! kill -0 "${pids[1]}" 2>/dev/null; then echo "The Rasa server exited; see the log above." >&2; exit 1; fi
