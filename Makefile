@@ -23,7 +23,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 .PHONY: help venv spacy train run shell lint validate pytest test-stories test evaluate audit purge clean
 .PHONY: widget widget-test chromium console
 .PHONY: prod-up prod-down prod-status test-prod
-.PHONY: bench bench-ablation bench-profile
+.PHONY: bench bench-ablation bench-profile bench-first-answer
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
@@ -128,6 +128,9 @@ bench: $(SPACY_MODEL) ## Load test vs a stock Rasa baseline: table, results/benc
 # The baseline once, then the project once per override with only that one off (and all on, twice).
 bench-ablation: $(SPACY_MODEL) ## Each override off in turn vs all on: results/bench/ablation.{json,md} (ARGS="--only NAME": one; BENCH_SCALE=0.1: smoke)
 	$(BIN)/python -m benchmarks --ablation $(ARGS)
+
+bench-first-answer: ## Time `make run` from a fresh clone of this checkout to its first answer (benchmarks/first_answer.sh)
+	benchmarks/first_answer.sh
 
 bench-profile: $(MODEL) ## py-spy flame graphs of the per-message path at message 300 (results/bench/)
 	$(BIN)/python -m benchmarks.profile
