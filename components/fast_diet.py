@@ -71,7 +71,6 @@ class FastDIETClassifier(DIETPredictSeam):
         # the weights of the DIETs found last time that could not be stacked (not tried again).
         self._group: _DIETGroup | None = None
         self._not_stackable: tuple[int, ...] | None = None
-        _instances.add(self)
 
     # Whether a component loaded for predictions keeps its TensorFlow model once the NumPy weights
     # are extracted (tests comparing both paths keep it).
@@ -241,48 +240,54 @@ class FastDIETClassifier(DIETPredictSeam):
         return group.predict(self, message, features)
 
     def _diet_group(self) -> _DIETGroup | None:
-        """The DIETs (this one among them) of the same model, reading the same featurizers, that
-        predict with NumPy and are of the same shape: an ensemble (components/diet_ensemble.py).
-        None when there is no other (or numpy_diet is switched off: then none predicts with NumPy).
-        Found once; found again when any of them has new weights."""
+        """The DIETs this one predicts together with (`predict_together`), while all are current."""
         group = self._group
         if group is not None and group.is_current():
             return group
-        self._group = None
-        siblings = sorted(
-            (
-                c
-                for c in list(_instances)
-                if component_storage(c)[0] is component_storage(self)[0]
-                and c._featurizers() == self._featurizers()
-                and c.uses_numpy_path
-            ),
-            key=lambda c: component_storage(c)[1].name,
-        )
-        if len(siblings) < 2 or self not in siblings:
-            return None
-        numpy_diets = [c._numpy_diet for c in siblings]  # none is None: each uses the NumPy path
+        return None
+
+    @classmethod
+    def predict_together(cls, diets: list[FastDIETClassifier]) -> bool:
+        """Lets DIETs that predict the same messages one after another (the ensemble of
+        components/intent_decider.py) compute all their results in one NumPy pass: the first to
+        see a message computes them all, each of the others takes its own. Whether they do.
+
+        A no-op while they already do; built again when any has new weights. DIETs that read
+        other featurizers, predict with TensorFlow, or cannot be stacked (the reason is logged;
+        not tried again for the same weights) predict one by one, exactly as alone.
+        """
+        if len(diets) < 2:
+            return False
+        first = diets[0]
+        group = first._diet_group()
+        if group is not None and all(d._group is group for d in diets) and len(group.members) == len(diets):
+            return True
+        for diet in diets:
+            diet._group = None
+        if len({d._featurizers() for d in diets}) != 1 or not all(d.uses_numpy_path for d in diets):
+            return False
+        numpy_diets = [d._numpy_diet for d in diets]  # none is None: each uses the NumPy path
         weights = tuple(map(id, numpy_diets))
-        if weights == self._not_stackable:
-            return None
+        if weights == first._not_stackable:
+            return False
         try:
             stack = NumpyDIETStack(numpy_diets)  # type: ignore[arg-type]
         except UnsupportedDIETModel as reason:
-            logger.info(f"{self.__class__.__name__}: DIETs predicted one by one ({reason}).")
-            self._not_stackable = weights
-            return None
-        group = _DIETGroup(tuple(weakref.ref(c) for c in siblings), stack)
-        for component, member in zip(siblings, stack.members, strict=True):
+            logger.info(f"{cls.__name__}: DIETs predicted one by one ({reason}).")
+            first._not_stackable = weights
+            return False
+        group = _DIETGroup(tuple(weakref.ref(d) for d in diets), stack)
+        for diet, member in zip(diets, stack.members, strict=True):
             # The same weights, now views into the stack's arrays: nothing is held twice.
-            component._numpy_diet = member
-            component._group = group
+            diet._numpy_diet = member
+            diet._group = group
         # The weights the stack copied are free now, but glibc keeps freed blocks of this size in
         # the heap: without this a worker holds ~28 MB more (measured: RSS after 50 parses).
         return_freed_memory()
-        return group
+        return True
 
     # The features of the last message predicted: the DIETs of an ensemble (components/
-    # diet_ensemble.py) read the same message one after another. (message, key, features).
+    # intent_decider.py) read the same message one after another. (message, key, features).
     _last_features: tuple[Message, tuple[Any, ...], TextFeatures | None] | None = None
 
     def _prediction_features(self, message: Message) -> TextFeatures | None:
@@ -313,10 +318,6 @@ def return_freed_memory() -> None:
     """Hands memory freed by Python back to the operating system (glibc only; elsewhere nothing)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-# Every FastDIETClassifier (and subclass) alive in this process, for _diet_group to find siblings.
-_instances: weakref.WeakSet[FastDIETClassifier] = weakref.WeakSet()
 
 
 @dataclass

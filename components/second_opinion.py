@@ -1,16 +1,14 @@
-"""SecondOpinionClassifier: blends DIET's intent confidences with a logistic regression's.
+"""SecondOpinionClassifier: Rasa's LogisticRegressionClassifier, predicting without its per-call overhead.
 
 Why it exists: on messages written by other people most misses were confident wrong answers, and a
-linear model on the same sparse features (Rasa's LogisticRegressionClassifier) is wrong on other
-messages than DIET is. Averaging the two confidences lowers the top confidence where they disagree,
-so the FallbackClassifier after this component offers "did you mean" instead of a wrong answer, and
-where DIET hesitates the agreeing second opinion lifts the right intent over the threshold
+linear model on the same sparse features is wrong on other messages than DIET is. The intent
+decider (components/intent_decider.py) blends its probabilities with the DIETs' confidences, so
+that where they disagree the fallback offers "did you mean" instead of a wrong answer
 (docs/evaluation.md, "The model and its thresholds").
 
-It trains as LogisticRegressionClassifier does (same features, same persistence) and runs after
-DIET: instead of replacing DIET's prediction it replaces its ranking by the weighted mean of both.
-A prediction of an intent in `keep_intents` (crisis, dosing) is left exactly as DIET made it, and the
-blend never turns another prediction into one of them: a crisis is DIET's or the safety net's call.
+It trains and persists as LogisticRegressionClassifier does; `probabilities` computes scikit-learn's
+`predict_proba` directly from the sparse features, and `load` also finds the coefficients after
+Rasa's training cache renamed the node. Alone in a pipeline, it predicts as Rasa's does.
 """
 
 from __future__ import annotations
@@ -27,19 +25,14 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import (
     FEATURE_TYPE_SENTENCE,
-    INTENT,
-    INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from components.rankings import by_confidence, set_ranking
 from overrides.rasa_components import logistic_regression_features
 
 logger = logging.getLogger(__name__)
-
-RANKING_LENGTH = 10
 
 
 def _import_skops_keeping_log_level() -> None:
@@ -60,48 +53,9 @@ def _import_skops_keeping_log_level() -> None:
 _import_skops_keeping_log_level()
 
 
-def blend(first: dict[str, float], second: dict[str, float], first_weight: float) -> list[tuple[str, float]]:
-    """Labels ranked by `first_weight * first + (1 - first_weight) * second` (a missing label: 0)."""
-    labels = set(first) | set(second)
-    scores = {
-        label: first_weight * first.get(label, 0.0) + (1 - first_weight) * second.get(label, 0.0)
-        for label in labels
-    }
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-def ranking_dict(ranking: list[dict[str, Any]] | None) -> dict[str, float]:
-    """An intent ranking as Rasa stores it ([{name, confidence}, ...]) as {intent: confidence}."""
-    return {
-        r[INTENT_NAME_KEY]: float(r[PREDICTED_CONFIDENCE_KEY])
-        for r in ranking or []
-        if r.get(INTENT_NAME_KEY)
-    }
-
-
-def kept_last(ranked: list[tuple[str, float]], keep: set[str]) -> list[tuple[str, float]]:
-    """`ranked` with the labels in `keep` moved after the others (each group in its order).
-
-    A mean of rankings never makes a crisis or dosing prediction the first classifier did not
-    make: the linear model alone flagged look-alikes ("should I carry narcan") as crises. Those
-    labels stay in the ranking, after the others.
-    """
-    return [r for r in ranked if r[0] not in keep] + [r for r in ranked if r[0] in keep]
-
-
-def set_ranking(message: Message, ranked: list[tuple[str, float]]) -> None:
-    """Set the message's intent and ranking (first RANKING_LENGTH labels) from `ranked`."""
-    ranking = [
-        {INTENT_NAME_KEY: label, PREDICTED_CONFIDENCE_KEY: confidence}
-        for label, confidence in ranked[:RANKING_LENGTH]
-    ]
-    message.set(INTENT, dict(ranking[0]), add_to_output=True)
-    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-
-
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class SecondOpinionClassifier(LogisticRegressionClassifier):
-    """Logistic regression whose confidences are averaged into the previous classifier's ranking."""
+    """Rasa's logistic regression, predicting from the sparse features directly."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -109,10 +63,6 @@ class SecondOpinionClassifier(LogisticRegressionClassifier):
             **LogisticRegressionClassifier.get_default_config(),
             # lbfgs does not converge in Rasa's default 100 iterations on this data.
             "max_iter": 500,
-            # Weight of the previous classifier's (DIET's) confidences in the blend.
-            "diet_weight": 0.5,
-            # Predictions the blend never changes.
-            "keep_intents": ["crisis", "ask_dosing"],
         }
 
     @classmethod
@@ -159,15 +109,20 @@ class SecondOpinionClassifier(LogisticRegressionClassifier):
         return found[0] if len(found) == 1 else None
 
     def process(self, messages: list[Message]) -> list[Message]:
-        if not hasattr(self.clf, "classes_"):  # untrained
-            return messages
         for message in messages:
-            row = self.probabilities(message)
-            if row is None:  # no features to read
-                continue
-            second = {str(label): float(p) for label, p in zip(self.clf.classes_, row, strict=True)}
-            self._blend_into(message, second)
+            scores = self.intent_probabilities(message)
+            if scores is not None:  # else: untrained, or no features to read
+                set_ranking(message, by_confidence(scores))
         return messages
+
+    def intent_probabilities(self, message: Message) -> dict[str, float] | None:
+        """{intent: probability} for the message (None: untrained, or no features to read)."""
+        if not hasattr(self.clf, "classes_"):  # untrained
+            return None
+        row = self.probabilities(message)
+        if row is None:
+            return None
+        return {str(label): float(p) for label, p in zip(self.clf.classes_, row, strict=True)}
 
     def probabilities(self, message: Message) -> np.ndarray | None:
         """`clf.predict_proba` of the message's sentence features (None without them).
@@ -211,15 +166,3 @@ class SecondOpinionClassifier(LogisticRegressionClassifier):
         if len(getattr(clf, "classes_", ())) <= 2 or getattr(clf, "solver", None) == "liblinear":
             return False
         return getattr(clf, "multi_class", "auto") in ("auto", "multinomial")
-
-    def _blend_into(self, message: Message, second: dict[str, float]) -> None:
-        intent = message.get(INTENT) or {}
-        if intent.get(INTENT_NAME_KEY) in self.config["keep_intents"]:
-            return
-        first = ranking_dict(message.get(INTENT_RANKING_KEY))
-        # Without a previous classifier's ranking, the second opinion is the only one.
-        weight = float(self.config["diet_weight"]) if first else 0.0
-        blended = blend(first, second, weight)
-        if first:
-            blended = kept_last(blended, set(self.config["keep_intents"]))
-        set_ranking(message, blended)

@@ -556,7 +556,7 @@ class NumpyDIET:
 class NumpyDIETStack:
     """The forward passes of several DIETs of the same shape on the same message, done as one.
 
-    Why: an ensemble (components/diet_ensemble.py) runs three DIETs that differ only in their
+    Why: an ensemble (components/intent_decider.py) runs three DIETs that differ only in their
     weights on the same message. Each pass is some thirty NumPy calls on matrices of about 8 x 128,
     so most of its time is the cost of a call, paid once per DIET. Here every weight is stacked over
     the members along a new first axis (vectors as (members, 1, n), so that they broadcast over the

@@ -134,7 +134,13 @@ def holdout_report(expected: list[str], predicted: list[str], texts: list[str]) 
     )
 
 
-FORCED = {"crisis", "ask_dosing"}
+def protected_intents(config: Path = ROOT / "config.yml") -> set[str]:
+    """The intents config.yml's intent decider protects (crisis, dosing): declared there once."""
+    pipeline = yaml.safe_load(config.read_text(encoding="utf-8"))["pipeline"]
+    return {i for step in pipeline for i in step.get("protected_intents", [])}
+
+
+FORCED = protected_intents()
 
 
 def threshold_sweep(

@@ -124,7 +124,7 @@ if $quick; then
   if [ -s .rasa/full-train-seconds ]; then
     estimate=$(( ($(cat .rasa/full-train-seconds) + 59) / 60 ))
   else
-    estimate=$(( 5 * $(grep -cE '^ *- name: .*(FastDIETClassifier|DIETEnsembleMember)' config.yml) ))
+    estimate=$(( 5 * $("$BIN/python" -m serving.quick_model --diets) ))
   fi
   echo "No up-to-date model yet: training a quick one first (about a minute) so that you can start."
   echo "The full model then trains in the background (about $estimate min; var/log/train.log) and the"

@@ -9,6 +9,7 @@ does not depend on the classifiers: crises, dosing questions and out-of-scope qu
 same replies from either model.
 
 Usage: python -m serving.quick_model OUT.yml   (writes the quick config derived from config.yml)
+       python -m serving.quick_model --diets    (prints how many DIETs config.yml trains)
 """
 
 from __future__ import annotations
@@ -21,17 +22,21 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.yml"
-# The components the quick model leaves out: each trains a DIET.
-SLOW = ("components.fast_diet.FastDIETClassifier", "components.diet_ensemble.DIETEnsembleMember")
+# The component whose DIETs the quick model leaves out (its `diet_seeds`: one DIET per seed).
+DECIDER = "components.intent_decider.IntentDecider"
 
 
 def quick_config(config: dict[str, Any]) -> dict[str, Any]:
-    """`config` without its DIETs; refuses a config that would be left with no intent classifier."""
-    pipeline = [c for c in config["pipeline"] if c.get("name") not in SLOW]
-    names = [c.get("name") for c in pipeline]
-    if "components.second_opinion.SecondOpinionClassifier" not in names:
-        raise ValueError("config.yml has no SecondOpinionClassifier: the quick model would classify nothing")
+    """`config` with no DIET in its intent decider; refuses a config without the decider."""
+    if not any(c.get("name") == DECIDER for c in config["pipeline"]):
+        raise ValueError(f"config.yml has no {DECIDER}: the quick model would classify nothing")
+    pipeline = [{**c, "diet_seeds": []} if c.get("name") == DECIDER else c for c in config["pipeline"]]
     return {**config, "pipeline": pipeline}
+
+
+def diet_count(config: dict[str, Any]) -> int:
+    """How many DIETs the config trains (scripts/serve.sh estimates the full training from it)."""
+    return sum(len(c.get("diet_seeds", [42])) for c in config["pipeline"] if c.get("name") == DECIDER)
 
 
 def main(argv: list[str]) -> int:
@@ -39,6 +44,9 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    if argv[0] == "--diets":
+        print(diet_count(config))
+        return 0
     out = Path(argv[0])
     out.parent.mkdir(parents=True, exist_ok=True)
     header = "# Written by serving/quick_model.py from config.yml: the same pipeline without its DIETs.\n"

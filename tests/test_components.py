@@ -13,7 +13,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from components.medication_extractor import MedicationEntityExtractor, Misspellings, typing_distance
 from components.safety_net import load_patterns, load_together
-from components.second_opinion import SecondOpinionClassifier, blend
+from components.second_opinion import SecondOpinionClassifier
 from scripts.evaluate import SAFETY_SETS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -512,50 +512,22 @@ def with_ranking(msg: Message, ranking: list[tuple[str, float]]) -> Message:
     return msg
 
 
-def test_blend_is_the_weighted_mean_ranked():
-    ranked = blend({"a": 0.7, "b": 0.3}, {"b": 0.6, "c": 0.4}, 0.5)
-    assert [label for label, _ in ranked] == ["b", "a", "c"]
-    assert [score for _, score in ranked] == pytest.approx([0.45, 0.35, 0.2])
-    assert blend({"a": 1.0}, {"b": 1.0}, 0.75)[0] == ("a", 0.75)
-
-
-def test_a_disagreeing_second_opinion_lowers_the_top_confidence(second_opinion):
-    msg = with_ranking(featurized("x", [1.0, 0.0, 0.0]), [("ask_med_helps", 0.7), ("greet", 0.3)])
+def test_alone_the_second_opinion_predicts_as_a_classifier(second_opinion):
+    """Blending is the intent decider's (tests/test_intent_decider.py); alone it ranks its own."""
+    msg = featurized("x", [0.0, 1.0, 0.0])
     second_opinion.process([msg])
     ranking = msg.get(INTENT_RANKING_KEY)
-    assert ranking[0]["confidence"] < 0.7  # the FallbackClassifier after it may now offer "did you mean"
-    assert msg.get(INTENT) == ranking[0]
+    assert msg.get(INTENT) == ranking[0] and ranking[0]["name"] == "ask_med_helps"
     assert {r["name"] for r in ranking} == {"greet", "ask_med_helps", "crisis"}
     assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0)
-
-
-def test_an_agreeing_second_opinion_keeps_the_answer(second_opinion):
-    msg = with_ranking(featurized("x", [0.0, 1.0, 0.0]), [("ask_med_helps", 0.5), ("greet", 0.5)])
-    second_opinion.process([msg])
-    assert msg.get(INTENT)["name"] == "ask_med_helps"
-    assert msg.get(INTENT)["confidence"] > 0.5
-
-
-def test_a_crisis_prediction_is_never_blended_away(second_opinion):
-    msg = with_ranking(featurized("x", [1.0, 0.0, 0.0]), [("crisis", 0.4), ("greet", 0.35)])
-    second_opinion.process([msg])
-    assert msg.get(INTENT) == {"name": "crisis", "confidence": 0.4}
+    assert second_opinion.intent_probabilities(msg) == {r["name"]: r["confidence"] for r in ranking}
 
 
 def test_a_message_without_features_is_left_alone(second_opinion):
     msg = with_ranking(Message(data={TEXT: ""}), [("greet", 0.9)])
     second_opinion.process([msg])
     assert msg.get(INTENT) == {"name": "greet", "confidence": 0.9}
-
-
-def test_the_second_opinion_alone_never_makes_a_crisis(second_opinion):
-    msg = with_ranking(
-        featurized("x", [0.0, 0.0, 1.0]), [("greet", 0.4), ("ask_med_helps", 0.35), ("crisis", 0.25)]
-    )
-    second_opinion.process([msg])
-    names = [r["name"] for r in msg.get(INTENT_RANKING_KEY)]
-    assert msg.get(INTENT)["name"] != "crisis"
-    assert names[-1] == "crisis"
+    assert second_opinion.intent_probabilities(msg) is None
 
 
 @pytest.mark.parametrize("vector", [[1.0, 0.0, 0.0], [0.2, 0.7, 0.1], [0.0, 0.0, 3.0], [0.5, 0.5, 0.5]])
@@ -641,8 +613,8 @@ def test_the_second_opinion_loads_after_the_training_cache_renamed_its_node(seco
         return loaded.process([msg])[0]
 
     # The coefficients were read and used.
-    assert load_and_process().get(INTENT_RANKING_KEY)[0]["confidence"] < 0.7
-    # Two candidate files: none is guessed; an untrained second opinion leaves DIET's ranking alone.
+    assert load_and_process().get(INTENT)["name"] == "greet"
+    # Two candidate files: none is guessed; an untrained second opinion leaves the ranking alone.
     shutil.copy(node / "second_opinion.skops", node / "other.skops")
     assert load_and_process().get(INTENT) == {"name": "ask_med_helps", "confidence": 0.7}
 

@@ -40,6 +40,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import LABEL
 
 from components.fast_diet import FastDIETClassifier, prediction_features
+from components.intent_decider import IntentDecider
 from overrides.numpy_diet import (
     STRUCTURE_KEY,
     WEIGHTS_FORMAT,
@@ -55,10 +56,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "assistant.tar.gz"
 TOLERANCE = 1e-5
 FAST_NAME = "components.fast_diet.FastDIETClassifier"
+DECIDER_NAME = "components.intent_decider.IntentDecider"
+# The DIET settings of the intent decider in config.yml, with its first seed.
 DIET_OPTIONS = next(
-    {k: v for k, v in step.items() if k != "name"}
+    {**step["diet"], "random_seed": step["diet_seeds"][0]}
     for step in yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
-    if step["name"] in ("DIETClassifier", FAST_NAME)
+    if step["name"] == DECIDER_NAME
 )
 
 Featurize = Callable[[list[str]], list[Message]]
@@ -86,12 +89,11 @@ def project(model, tmp_path_factory) -> Iterator[tuple[Any, DIETClassifier, Feat
     finally:
         FastDIETClassifier.KEEP_TENSORFLOW_MODEL = False
     schema = runner._graph_schema
-    # The first DIET (config.yml's FastDIETClassifier); the ensemble's further DIETs are the same
-    # class but for how they merge rankings (tests/test_diet_ensemble.py).
-    [diet_node] = [n for n, s in schema.nodes.items() if s.uses is FastDIETClassifier and s.fn == "process"]
-    featurizer_node = schema.nodes[diet_node].needs["messages"]
-    # The TensorFlow reference: a plain DIETClassifier on the loaded model (config.yml names FastDIET).
-    diet = as_plain_diet(runner._instantiated_nodes[diet_node]._component)
+    # The first DIET of the intent decider (components/intent_decider.py).
+    [decider_node] = [n for n, s in schema.nodes.items() if s.uses is IntentDecider and s.fn == "process"]
+    featurizer_node = schema.nodes[decider_node].needs["messages"]
+    # The TensorFlow reference: a plain DIETClassifier on the loaded model.
+    diet = as_plain_diet(runner._instantiated_nodes[decider_node]._component.diets[0])
 
     def featurize(texts: list[str]) -> list[Message]:
         """Everything the pipeline does to a message before the classifier."""
@@ -155,12 +157,16 @@ def test_registered_as_diet_is() -> None:
 
 
 def test_config_swap_gives_the_same_graph() -> None:
-    """Swapping the name in config.yml changes nothing in the train and predict graphs but the class."""
+    """In config.yml's pipeline (a DIET in place of the decider), swapping DIETClassifier's name
+    for FastDIETClassifier's changes nothing in the train and predict graphs but the class."""
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     swapped = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     for plain, fast_step in zip(config["pipeline"], swapped["pipeline"], strict=True):
-        if plain["name"] in ("DIETClassifier", FAST_NAME):
-            plain["name"], fast_step["name"] = "DIETClassifier", FAST_NAME
+        if plain["name"] == DECIDER_NAME:
+            plain.clear()
+            plain.update({"name": "DIETClassifier", **DIET_OPTIONS})
+            fast_step.clear()
+            fast_step.update({"name": FAST_NAME, **DIET_OPTIONS})
 
     def schemas(cfg: dict[str, Any]) -> list[dict[str, Any]]:
         graphs = DefaultV1Recipe().graph_config_for_recipe(cfg, {})
@@ -200,11 +206,10 @@ def test_a_loaded_model_lets_tensorflow_go_and_predicts_the_same(project, tmp_pa
 
     shutil.copy(MODEL, tmp_path / "assistant.tar.gz")
     runner = load_agent(tmp_path / "assistant.tar.gz").processor.graph_runner
-    [served] = [
-        n._component
-        for n in runner._instantiated_nodes.values()
-        if type(n._component) is FastDIETClassifier  # the first DIET (not the ensemble's others)
+    [decider] = [
+        n._component for n in runner._instantiated_nodes.values() if type(n._component) is IntentDecider
     ]
+    served = decider.diets[0]
     assert served.model is None and served.uses_numpy_path
     _, diet, featurize = project
     texts = holdout_texts()[:60]
@@ -671,11 +676,12 @@ def load_served_diets(model: Path, tmp_path: Path) -> list[FastDIETClassifier]:
     copy = tmp_path / "assistant.tar.gz"
     shutil.copy(model, copy)
     runner = load_agent(copy).processor.graph_runner
-    return [
+    [decider] = [
         runner._instantiated_nodes[name]._component
         for name, node in runner._graph_schema.nodes.items()
-        if issubclass(node.uses, FastDIETClassifier) and node.fn == "process"
+        if node.uses is IntentDecider and node.fn == "process"
     ]
+    return decider.diets
 
 
 @pytest.fixture
@@ -695,7 +701,7 @@ def rankings(diets: list[FastDIETClassifier], messages: list[Message]) -> list[A
 
 @pytest.mark.model
 def test_the_ensembles_diets_compute_each_message_once_together(project, served_diets, monkeypatch) -> None:
-    """The three DIETs of config.yml form one group: the first to see a message computes all
+    """The three DIETs of config.yml predict together: the first to see a message computes all
     three results in one stacked pass and the others take theirs; what is written to the messages
     is exactly what the DIETs write one by one. In a batch at most MAX_PENDING results wait."""
     import components.fast_diet as fast_diet
@@ -713,6 +719,9 @@ def test_the_ensembles_diets_compute_each_message_once_together(project, served_
     monkeypatch.setattr(fast_diet, "return_freed_memory", lambda: trimmed.append(1))
     texts = holdout_texts()[::10]
 
+    # Grouped once (the decider asks before each batch: a no-op while they are current).
+    assert FastDIETClassifier.predict_together(served_diets)
+    assert FastDIETClassifier.predict_together(served_diets)
     # One message at a time, as a server parses: one pass per message, nothing left waiting.
     together = []
     for text in texts:
@@ -760,10 +769,11 @@ def test_diets_that_cannot_be_stacked_predict_one_by_one_without_trying_again(
     monkeypatch.setattr(NumpyDIETStack, "__init__", counting)
     for text in holdout_texts()[::40]:
         [message] = project[2]([text])
+        assert not FastDIETClassifier.predict_together(served_diets)
         for diet in served_diets:
             assert diet._diet_group() is None
             out = diet._predict(message)
             assert out is not None and diet._numpy_diet is not None
             alone = diet._numpy_diet.run_features(*prediction_features(message))
             np.testing.assert_array_equal(out["i_scores"], alone["i_scores"])
-    assert len(tries) == len(served_diets)  # each DIET tried once
+    assert len(tries) == 1  # tried once, not for every message

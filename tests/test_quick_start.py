@@ -15,24 +15,25 @@ import yaml
 from servers import MODEL, ROOT, free_port, running_servers, shipped_storage, start, wait_for
 
 from serving.model_server import ModelChooser, etag
-from serving.quick_model import SLOW, quick_config
+from serving.quick_model import DECIDER, diet_count, quick_config
 
 CONFIG = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
 
 
 def test_the_quick_config_is_the_full_one_without_its_diets():
     quick = quick_config(CONFIG)
-    names = [c["name"] for c in quick["pipeline"]]
-    assert not set(SLOW) & set(names)
-    assert "components.second_opinion.SecondOpinionClassifier" in names
-    kept = [c for c in CONFIG["pipeline"] if c["name"] not in SLOW]
-    assert quick["pipeline"] == kept, "everything else (features, fallback, safety net) as configured"
+    assert diet_count(CONFIG) == 3 and diet_count(quick) == 0
+    for mine, theirs in zip(quick["pipeline"], CONFIG["pipeline"], strict=True):
+        if mine["name"] == DECIDER:
+            assert mine == {**theirs, "diet_seeds": []}, "the linear model and the fallback as configured"
+        else:
+            assert mine == theirs, "everything else (features, safety net) as configured"
     assert quick["policies"] == CONFIG["policies"]
 
 
-def test_a_config_left_without_a_classifier_is_refused():
-    pipeline = [c for c in CONFIG["pipeline"] if "SecondOpinion" not in c["name"]]
-    with pytest.raises(ValueError, match="SecondOpinionClassifier"):
+def test_a_config_without_the_decider_is_refused():
+    pipeline = [c for c in CONFIG["pipeline"] if c["name"] != DECIDER]
+    with pytest.raises(ValueError, match="IntentDecider"):
         quick_config({**CONFIG, "pipeline": pipeline})
 
 
