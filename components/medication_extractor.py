@@ -1,15 +1,23 @@
 """Turns the spaCy entity ruler's MEDICATION spans into `medication` entities with canonical values.
 
-A word the ruler does not know that is one typing slip from a one-word name of the catalogue
-(content/medications.yml), or two for words of nine letters or more, counts as that medication
-("dizepam", "klonopn"): the catalogue lists common misspellings, but people invent new ones. Words
-under six letters are never guessed, and a word as close to two different medications is left alone.
+When the ruler finds no medication in a message, two more ways to recognise one:
+- A word that is one typing slip from a one-word name of the catalogue (content/medications.yml),
+  or two for words of nine letters or more, counts as that medication ("dizepam", "klonopn"): the
+  catalogue lists common misspellings, but people invent new ones. Words under six letters are
+  never guessed, and a word as close to two different medications is left alone.
+- Words that voice typing split a name into ("clone a pin", "meth a done", "sub ox own",
+  "die as a pam") count as that medication when, joined, they are a catalogue name, or they sound
+  like one (the same Metaphone code, from the jellyfish library, of at least four letters) and
+  are also within a third of its letters of it in typing slips. The last word has at least three
+  letters, so that a name followed by a short word ("metadona y") or two everyday words
+  ("feel so", "her own") are not taken for one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import jellyfish
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -25,6 +33,9 @@ RULER_LABELS = {SPACY_LABEL, "NOT_MEDICATION"}
 ENTITY = "medication"
 SHORTEST_GUESS = 6  # letters
 TWO_SLIPS_FROM = 9  # letters
+SHORTEST_SOUND = 4  # letters of a Metaphone code
+SHORTEST_JOINED = 5  # letters of words that, joined, are a catalogue name ("zan ax")
+SPLIT_INTO = 4  # words at most
 
 
 def typing_distance(a: str, b: str, limit: int) -> int:
@@ -99,6 +110,69 @@ class Misspellings:
         return next(iter(keys)) if len(keys) == 1 else None
 
 
+class SplitNames:
+    """Finds the medication names that voice typing split into several words."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names
+        # Metaphone code -> {catalogue key: its names with that code}
+        self._by_sound: dict[str, dict[str, list[str]]] = {}
+        for name, key in names.items():
+            sound = jellyfish.metaphone(name)
+            if len(sound) >= SHORTEST_SOUND:
+                self._by_sound.setdefault(sound, {}).setdefault(key, []).append(name)
+
+    def key(self, words: list[str]) -> str | None:
+        """The catalogue key the words (lowercase, at least two) are a split name of, if any."""
+        joined = "".join(words)
+        if len(joined) >= SHORTEST_JOINED and joined in self._names:
+            return self._names[joined]
+        if len(words[0]) < 2 or len(words[-1]) < 3 or not joined.isalpha():
+            return None
+        keys = self._by_sound.get(jellyfish.metaphone(joined), {})
+        if len(keys) != 1:  # sounds like no medication, or like two
+            return None
+        [(key, names)] = keys.items()
+        if any(typing_distance(joined, name, len(name) // 3) <= len(name) // 3 for name in names):
+            return key
+        return None
+
+    def find(self, words: list[str]) -> list[tuple[int, int, str]]:
+        """(first word, after the last word, catalogue key) of each split name, longest first."""
+        found = []
+        i = 0
+        while i < len(words):
+            for n in range(min(SPLIT_INTO, len(words) - i), 1, -1):
+                key = self.key(words[i : i + n])
+                if key is not None:
+                    found.append((i, i + n, key))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+
+def split_name_entities(
+    doc: Any, ruled: set[int], split_names: SplitNames
+) -> tuple[list[dict[str, Any]], set[int]]:
+    """Entities of the split names among runs of words (letters only) the ruler did not take, and
+    the indices of their tokens."""
+    entities: list[dict[str, Any]] = []
+    taken: set[int] = set()
+    run: list[Any] = []
+    for token in [*doc, None]:
+        if token is not None and token.is_alpha and token.i not in ruled:
+            run.append(token)
+            continue
+        for first, after, key in split_names.find([t.lower_ for t in run]) if len(run) > 1 else ():
+            start, last = run[first], run[after - 1]
+            entities.append(entity(key, start.idx, last.idx + len(last.text)))
+            taken.update(t.i for t in run[first:after])
+        run = []
+    return entities, taken
+
+
 def entity(value: str, start: int, end: int) -> dict[str, Any]:
     return {"entity": ENTITY, "value": value, "start": start, "end": end, "confidence": 1.0}
 
@@ -126,13 +200,16 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
         return cls()
 
     def __init__(self) -> None:
-        self._misspellings: dict[int, Misspellings] = {}  # per spaCy pipeline (id)
+        # per spaCy pipeline (id)
+        self._guessers: dict[int, tuple[Misspellings, SplitNames]] = {}
 
     def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
-        misspellings = self._misspellings.get(id(model.model))
-        if misspellings is None:
-            misspellings = Misspellings(one_word_names(model.model))
-            self._misspellings[id(model.model)] = misspellings
+        guessers = self._guessers.get(id(model.model))
+        if guessers is None:
+            names = one_word_names(model.model)
+            guessers = Misspellings(names), SplitNames(names)
+            self._guessers[id(model.model)] = guessers
+        misspellings, split_names = guessers
         for message in messages:
             doc = message.get(SPACY_DOCS[TEXT])
             if doc is None:  # e.g. an empty text
@@ -142,12 +219,14 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
                 for ent in doc.ents
                 if ent.label_ == SPACY_LABEL
             ]
-            if not found:  # a misspelt name, when the ruler found none
+            if not found:  # a misspelt or split name, when the ruler found none
                 ruled = {token.i for ent in doc.ents if ent.label_ in RULER_LABELS for token in ent}
+                found, taken = split_name_entities(doc, ruled, split_names)
                 for token in doc:
-                    key = None if token.i in ruled else misspellings.closest(token.lower_)
+                    key = None if token.i in ruled | taken else misspellings.closest(token.lower_)
                     if key is not None:
                         found.append(entity(key, token.idx, token.idx + len(token.text)))
+                found.sort(key=lambda e: e["start"])
             if found:
                 message.set(
                     ENTITIES,

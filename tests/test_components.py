@@ -11,7 +11,12 @@ from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from components.medication_extractor import MedicationEntityExtractor, Misspellings, typing_distance
+from components.medication_extractor import (
+    MedicationEntityExtractor,
+    Misspellings,
+    SplitNames,
+    typing_distance,
+)
 from components.safety_net import load_patterns, load_together
 from components.second_opinion import SecondOpinionClassifier
 from scripts.evaluate import SAFETY_SETS
@@ -93,6 +98,46 @@ def test_typing_slips_are_counted_and_ties_are_not_guessed():
     assert Misspellings({"pins": "klonopin"}).closest("pinss") is None  # short words are never guessed
     assert Misspellings({"medicina": "a", "medicino": "b"}).closest("medicine") is None  # a tie
     assert Misspellings({"medicina": "a", "medicino": "a"}).closest("medicine") == "a"
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "spans"),
+    [
+        ("is clone a pin ok to take", ["klonopin"], ["clone a pin"]),
+        ("what does nal trex own do", ["naltrexone"], ["nal trex own"]),
+        ("can you tell me about sub ox own", ["buprenorphine"], ["sub ox own"]),
+        ("when does meth a done wear off", ["methadone"], ["meth a done"]),
+        ("die as a pam for sleep", ["valium"], ["die as a pam"]),
+        ("clone a deen for the sweats", ["clonidine"], ["clone a deen"]),
+        ("Val ium at night?", ["valium"], ["Val ium"]),  # joined, a catalogue name
+        ("are zan ax strong", ["xanax"], ["zan ax"]),
+        ("meth a done or sub ox own", ["methadone", "buprenorphine"], ["meth a done", "sub ox own"]),
+        # Everyday words that sound like a name, or a name followed by a short word: left alone.
+        ("i feel so tired", [], []),
+        ("she tried to stop on her own", [], []),
+        ("they put my dad on a waiting list", [], []),
+        ("estaba metido en la chiva", [], []),
+        # The ruler found a medication: nothing is guessed.
+        ("valium or clone a pin", ["valium"], ["valium"]),
+    ],
+)
+def test_a_name_voice_typing_split_into_words_is_recognised(spacy_model, text, values, spans):
+    msg = message(text, spacy_model)
+    MedicationEntityExtractor().process([msg], spacy_model)
+    entities = msg.get(ENTITIES, [])
+    assert [e["value"] for e in entities] == values
+    assert [text[e["start"] : e["end"]] for e in entities] == spans
+
+
+def test_split_names_sound_alike_and_are_close_in_letters():
+    names = SplitNames(
+        {"klonopin": "klonopin", "klonapin": "klonopin", "methadone": "methadone", "vals": "valium"}
+    )
+    assert names.key(["clone", "a", "pin"]) == "klonopin"  # KLNPN, two slips from klonapin
+    assert names.key(["meth", "a", "done"]) == "methadone"  # joined: the name itself
+    assert names.key(["clone", "a", "pine"]) is None  # KLNPN, but three slips: over a third of 8 letters
+    assert names.key(["va", "ls"]) is None  # a joined name under five letters
+    assert names.find(["is", "clone", "a", "pin", "ok"]) == [(1, 4, "klonopin")]
 
 
 @pytest.mark.parametrize("text", SAFETY["crisis"])

@@ -111,6 +111,8 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
         ("traffic", 350, 0.93, 0.035),
         ("medicines", 350, 0.935, 0.04),
         ("context", 350, 0.925, 0.035),
+        # Below the issue's targets (92 %, 3 %): a floor under today's figures, against regressions.
+        ("new writers", 400, 0.88, 0.06),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
@@ -118,8 +120,9 @@ async def test_messages_as_people_write_them_get_the_right_answer(
 ):
     """Floors a little under today's figures (words and word pairs as features: realistic 96.0 %
     correct, 1.6 % wrong; fresh 95.5 %, 1.5 %; unseen 97.0 %, 1.2 %; typos 95.5 %, 2.7 %; traffic
-    94.7 %, 2.7 %; medicines 95.1 %, 3.0 %; context 93.9 %, 2.4 %), so a regression fails
-    (docs/evaluation.md). The realistic set's floors are the issue's targets themselves."""
+    94.7 %, 2.7 %; medicines 95.1 %, 3.0 %; context 93.9 %, 2.4 %; new writers 89.7 %, 5.0 %), so
+    a regression fails (docs/evaluation.md). The realistic set's floors are the issue's targets
+    themselves."""
     [(name, nlu, conversations)] = [s for s in MESSAGE_SETS if s[0] == set_name]
     report = await answer_report(agent, name, set_turns(nlu, conversations))
     assert report.total >= min_total
