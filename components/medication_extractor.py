@@ -222,8 +222,9 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
             if not found:  # a misspelt or split name, when the ruler found none
                 ruled = {token.i for ent in doc.ents if ent.label_ in RULER_LABELS for token in ent}
                 found, taken = split_name_entities(doc, ruled, split_names)
+                skip = ruled | taken
                 for token in doc:
-                    key = None if token.i in ruled | taken else misspellings.closest(token.lower_)
+                    key = None if token.i in skip else misspellings.closest(token.lower_)
                     if key is not None:
                         found.append(entity(key, token.idx, token.idx + len(token.text)))
                 found.sort(key=lambda e: e["start"])
