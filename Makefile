@@ -12,7 +12,7 @@ WIDGET_DEPS := widget/node_modules/.package-lock.json
 WIDGET_HELP := widget/build/help.json
 CONSOLE_JS := console/static/dist/dashboard.js
 CONSOLE_DEPS := console/node_modules/.package-lock.json
-RASA_INPUTS := config.yml domain.yml $(wildcard data/*/*.yml) content/safety_patterns.yml content/safety_patterns_es.yml \
+RASA_INPUTS := config.yml domain.yml $(wildcard data/*/*.yml data/*/*/*.yml) content/safety_patterns.yml content/safety_patterns_es.yml \
                $(wildcard components/*.py)
 
 export RASA_TELEMETRY_ENABLED := false

@@ -1,4 +1,5 @@
-"""Answers a question about one medication, from the entity in the message or the one asked about before."""
+"""Answers a question about one medication, from the entity in the message or the one asked about before,
+in the conversation's language (the `language` slot; English when it has no answers of its own)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,23 @@ PLACEHOLDER_SLOTS = (
     "crisis_line",
     "emergency_number",
     "poison_control",
+    # the same in Spanish (slots ending in _es): the Spanish answers name these
+    "source_valium_es",
+    "source_klonopin_es",
+    "helpline_es",
+    "crisis_line_es",
+    "poison_control_es",
 )
 # People often name the opioid they use as context ("I'm on oxy, does valium help?"):
 # the medicine being asked about is then the other one.
 CONTEXT_COLUMNS = {"opioid", "heroin"}
 # So is one named right after these words: "I'm on methadone, would valium help?", "is klonopin ok
-# on suboxone", "valium to get off subs".
-CONTEXT_BEFORE = re.compile(r"\b(on|off|from|quit|quitting|kicking|detoxing)\s+((my|the|of|his|her)\s+)?$")
+# on suboxone", "valium to get off subs"; and one a correction sets aside: "klonopin, not valium",
+# "no era el xanax, era el rivotril", "era bupre no metadona".
+CONTEXT_BEFORE = re.compile(
+    r"\b(on|off|from|quit|quitting|kicking|detoxing)\s+((my|the|of|his|her)\s+)?$"
+    r"|\b(not|no|ni)\s+((era|es|the|that|el|la|los|las|del|de)\s+)*$"
+)
 
 
 def pick_medication(tracker: Tracker, content: Content) -> Medication | None:
@@ -74,15 +85,17 @@ class ActionAnswerMedication(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         content = load_content()
+        language = tracker.get_slot("language")
+        texts = content.language(language)
         question = pick_question(tracker)
         medication = pick_medication(tracker, content)
         if medication is None:
-            ask = content.which_medication
+            ask = texts.which_medication
             dispatcher.utter_message(
                 text=ask["text"],
                 buttons=[
                     {
-                        "title": content.medications[key].name,
+                        "title": content.medications[key].display(language),
                         "payload": payload(QUESTION_INTENTS[question], key),
                     }
                     for key in ask["choices"]
@@ -90,14 +103,16 @@ class ActionAnswerMedication(Action):
             )
             return [SlotSet("med_question", question)]
 
-        answer = content.answer(question, medication)
+        answer = texts.answer(question, medication)
         values = placeholder_values(tracker, domain)
-        values["medication"] = medication.name
+        values["medication"] = medication.display(language)
         # `answer` names the curated answer: it reaches the bot message's metadata, where the channels
         # (the "Was this helpful?" prompt) and the recording (storage/record.py) find it.
         dispatcher.utter_message(
             text=fill(answer["text"], values),
             buttons=buttons(answer.get("buttons")),
             answer=f"{question}.{medication.column}",
+            # the answer's language, for the "Was this helpful?" prompt after it (channels/feedback.py)
+            language=language if language in content.texts else "en",
         )
         return [SlotSet("medication", medication.key), SlotSet("med_question", question)]

@@ -33,8 +33,10 @@ class ActionSuggestQuestions(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         content = load_content()
-        if tracker.get_slot("language") not in (None, "en"):
-            # The questions are offered in English only: a person can help in the user's language.
+        language = tracker.get_slot("language")
+        texts = content.language(language)
+        if language not in (None, *content.texts):
+            # A language the questions are not written in: the fallback says so, in both languages.
             dispatcher.utter_message(response="utter_default")
             return []
         if previous_user_intent(tracker) == FALLBACK_INTENT:
@@ -43,12 +45,14 @@ class ActionSuggestQuestions(Action):
             return []
 
         medication = pick_medication(tracker, content)
-        medication_name = medication.name if medication else "a benzodiazepine"
+        medication_name = (
+            medication.display(language) if medication else texts.suggestion_texts["any_medication"]
+        )
         ranking = tracker.latest_message.get("intent_ranking") or []
         choices = [
             r["name"]
             for r in ranking
-            if r.get("name") in content.question_titles and r.get("confidence", 0) >= MIN_CONFIDENCE
+            if r.get("name") in texts.question_titles and r.get("confidence", 0) >= MIN_CONFIDENCE
         ][:MAX_SUGGESTIONS]
         if not choices:
             dispatcher.utter_message(response="utter_default")
@@ -56,7 +60,7 @@ class ActionSuggestQuestions(Action):
 
         suggestions = [
             {
-                "title": content.question_titles[intent].replace("{medication}", medication_name),
+                "title": texts.question_titles[intent].replace("{medication}", medication_name),
                 "payload": payload(
                     intent,
                     medication.key if medication and intent.startswith("ask_med_") else None,
@@ -64,6 +68,6 @@ class ActionSuggestQuestions(Action):
             }
             for intent in choices
         ]
-        suggestions.append({"title": content.suggestion_texts["none"], "payload": "/none_of_these"})
-        dispatcher.utter_message(text=content.suggestion_texts["prompt"], buttons=suggestions)
+        suggestions.append({"title": texts.suggestion_texts["none"], "payload": "/none_of_these"})
+        dispatcher.utter_message(text=texts.suggestion_texts["prompt"], buttons=suggestions)
         return []

@@ -25,21 +25,34 @@ def payload(intent: str, answer: str) -> str:
     return f"/{intent}{json.dumps({'answer': answer}, separators=(',', ':'))}"
 
 
-def prompt(answer: str) -> dict[str, Any]:
-    """The prompt as the widget and the JSON channels get it."""
+def message_language(message: dict[str, Any]) -> str:
+    """The language a bot message is written in: a domain.yml variation's `language` condition, or
+    the `language` an action gave it (actions/medication.py); English otherwise."""
+    given = message.get("language")
+    if isinstance(given, str):
+        return given
+    for condition in message.get("condition") or []:
+        if isinstance(condition, dict) and condition.get("name") == "language":
+            return str(condition.get("value"))
+    return "en"
+
+
+def prompt(answer: str, language: str = "en") -> dict[str, Any]:
+    """The prompt as the widget and the JSON channels get it, in the answer's language."""
     return {
         "answer": answer,
-        "prompt": notice("feedback_prompt"),
-        "yes": {"title": notice("feedback_yes"), "payload": payload(FEEDBACK_YES, answer)},
-        "no": {"title": notice("feedback_no"), "payload": payload(FEEDBACK_NO, answer)},
+        "language": language,
+        "prompt": notice("feedback_prompt", language=language),
+        "yes": {"title": notice("feedback_yes", language=language), "payload": payload(FEEDBACK_YES, answer)},
+        "no": {"title": notice("feedback_no", language=language), "payload": payload(FEEDBACK_NO, answer)},
     }
 
 
-async def send_prompt(output: OutputChannel, recipient_id: str, answer: str) -> None:
+async def send_prompt(output: OutputChannel, recipient_id: str, answer: str, language: str = "en") -> None:
     """Sends the prompt for `answer` through `output`, in the form its channel takes."""
     if not getattr(output, "asks_for_feedback", True):
         return
-    message = prompt(answer)
+    message = prompt(answer, language)
     if isinstance(output, CollectingOutputChannel):  # REST, callback: one more element / POST
         await collect(output, {"recipient_id": recipient_id, "feedback": message})
     elif isinstance(output, SocketIOOutput):  # the widget: one more `bot_uttered` event

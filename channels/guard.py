@@ -152,7 +152,7 @@ class CountingOutput(OutputChannel):
     def __init__(self, inner: OutputChannel) -> None:
         self.inner = inner
         self.sent = 0
-        self.answers: list[tuple[str, str]] = []
+        self.answers: list[tuple[str, str, str]] = []
 
     @classmethod
     def name(cls) -> str:
@@ -160,16 +160,17 @@ class CountingOutput(OutputChannel):
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         self.sent += 1
-        answer = answer_name(message)  # before sending: Rasa's send_response pops the message's keys
+        # before sending: Rasa's send_response pops the message's keys
+        answer, language = answer_name(message), feedback.message_language(message)
         await self.inner.send_response(recipient_id, message)
         if answer is not None:
-            self.answers.append((recipient_id, answer))
+            self.answers.append((recipient_id, answer, language))
 
     async def finish(self) -> None:
         """Sends the prompts the turn's answers asked for, after the turn's last reply."""
         answers, self.answers = self.answers, []
-        for recipient_id, answer in answers:
-            await feedback.send_prompt(self.inner, recipient_id, answer)
+        for recipient_id, answer, language in answers:
+            await feedback.send_prompt(self.inner, recipient_id, answer, language)
 
 
 class GuardedInput(InputChannel):

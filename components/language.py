@@ -8,15 +8,14 @@ was. Asking for a language by name ("español", "in English please") sets it wha
 lingua-language-detector ships its models inside its wheel: nothing is downloaded at run time. It is
 limited to the languages listed here, which is where it is surest on short, accent-free messages.
 
-Until every answer has its Spanish text, a Spanish message whose intent has none (see `answered`) is
-turned into `nlu_fallback`: the fallback replies in Spanish with the Spanish help lines, rather than
-answering in English. The intents the safety net forces (crisis, dosing, out of scope) are never
-turned away, whatever `answered` says: their replies are in every language.
+Every reply has its Spanish text (a `language = es` variation in domain.yml, content/*_es.yml for the
+actions' answers), so the intent is left as the classifier decided it, in either language.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -36,10 +35,9 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from components.medication_extractor import SPACY_LABEL as MEDICATION_LABEL
-from components.safety_net import DEFAULT_LABEL_INTENTS, fold, put_first
+from components.safety_net import fold, put_first
 
 ENTITY = "language"
-FALLBACK_INTENT = "nlu_fallback"
 # ISO 639-1 code -> lingua's name for the language.
 LINGUA_NAMES = {"en": "ENGLISH", "es": "SPANISH"}
 # "español", "en español por favor", "english please", "can we speak english": a request for the language.
@@ -53,11 +51,23 @@ REQUESTS = {
 SINGLE_WORDS = {
     "es": {"hola", "gracias", "ayuda", "auxilio", "socorro", "adios", "buenas", "ayudame", "ayudenme"},
 }
-# What a request for a language is answered with: a Spanish speaker gets the Spanish fallback (what the
-# assistant can do in Spanish, and the Spanish help lines); an English speaker the topics.
-REQUEST_INTENTS = {"es": FALLBACK_INTENT, "en": "help_menu"}
-# The safety net's intents, answered in every language.
-ALWAYS_ANSWERED = frozenset(DEFAULT_LABEL_INTENTS.values())
+# A request for a language is answered with the topics, in that language.
+REQUEST_INTENT = "help_menu"
+# A message written mostly in a script other than the Latin alphabet (Chinese, Arabic, Russian, Korean,
+# ...) is in a language the assistant does not answer in: `language` "other", and the fallback, whose
+# "other" variation (domain.yml) says so in English and Spanish and gives the help lines (911 and the
+# helplines have interpreters).
+OTHER = "other"
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def other_script(text: str) -> bool:
+    """Whether most of the letters of `text` (at least two) are not Latin letters."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 2:
+        return False
+    latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
+    return latin * 2 < len(letters)
 
 
 @DefaultV1Recipe.register(
@@ -66,7 +76,7 @@ ALWAYS_ANSWERED = frozenset(DEFAULT_LABEL_INTENTS.values())
     model_from="SpacyNLP",
 )
 class LanguageDetector(GraphComponent, EntityExtractorMixin):
-    """Adds a `language` entity when sure of a message's language; keeps Spanish from English answers."""
+    """Adds a `language` entity when sure of a message's language; asking for a language shows the topics."""
 
     @classmethod
     def required_components(cls) -> list[type]:
@@ -78,8 +88,6 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
             "languages": ["en", "es"],
             # lingua's confidence (the languages' shares sum to 1) needed to say a message is in one
             "min_confidence": 0.7,
-            # intents, besides the safety net's, with an answer in each language other than English
-            "answered": {},
         }
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -105,10 +113,13 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
         return cls(config)
 
     def detect(self, text: str) -> tuple[str | None, bool]:
-        """(language, whether the message asks for it): ('es', False), ('en', True), (None, False).
+        """(language, whether the message asks for it): ('es', False), ('en', True), ('other', False),
+        (None, False).
 
         `text` is the message without medication names, which tell nothing of the language ("is ativan
         a benzo" reads as Spanish to lingua)."""
+        if other_script(text):
+            return OTHER, False
         folded = fold(text).strip()
         for code, request in REQUESTS.items():
             if code in self._config["languages"] and request.match(folded):
@@ -142,13 +153,10 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
             entities = message.get(ENTITIES, []) + self.add_extractor_name([entity])
             message.set(ENTITIES, entities, add_to_output=True)
             if requested:
-                self._set_intent(message, REQUEST_INTENTS[language])
-            elif language != "en" and not self._answered(self._intent(message), language):
+                self._set_intent(message, REQUEST_INTENT)
+            elif language == OTHER:
                 self._set_intent(message, FALLBACK_INTENT)
         return messages
-
-    def _answered(self, intent: str | None, language: str) -> bool:
-        return intent in ALWAYS_ANSWERED or intent in self._config["answered"].get(language, [])
 
     @staticmethod
     def _intent(message: Message) -> str | None:

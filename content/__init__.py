@@ -7,7 +7,7 @@ import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,15 @@ INTENT_QUESTIONS = {
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
+# The languages the content is written in, and each one's files (English is the reference; every other
+# language has every answer, title and choice the English has, which `_check` enforces).
+LANGUAGES = ("en", "es")
+FILES = {
+    "en": ("medication_answers.yml", "question_titles.yml"),
+    "es": ("medication_answers_es.yml", "question_titles_es.yml"),
+}
+
+
 def content_dir() -> Path:
     return Path(os.environ.get("FAQ_CONTENT_DIR", Path(__file__).resolve().parent))
 
@@ -34,11 +43,17 @@ class Medication:
     key: str
     name: str
     column: str
+    # How the replies in other languages name it ("es": "metadona"); English uses `name`.
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def display(self, language: str | None = None) -> str:
+        return self.names.get(language or "en", self.name)
 
 
 @dataclass(frozen=True)
-class Content:
-    medications: dict[str, Medication]
+class Texts:
+    """What the assistant says in one language: the medication answers and the "did you mean" texts."""
+
     answers: dict[str, dict[str, dict[str, Any]]]
     which_medication: dict[str, Any]
     question_titles: dict[str, str]
@@ -48,6 +63,36 @@ class Content:
         return self.answers[question][medication.column]
 
 
+@dataclass(frozen=True)
+class Content:
+    medications: dict[str, Medication]
+    texts: dict[str, Texts]
+
+    def language(self, language: str | None) -> Texts:
+        """The texts of a language, English for a language without them (or none)."""
+        return self.texts.get(language or "en", self.texts["en"])
+
+    # English, the reference the other languages follow.
+    @property
+    def answers(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return self.texts["en"].answers
+
+    @property
+    def which_medication(self) -> dict[str, Any]:
+        return self.texts["en"].which_medication
+
+    @property
+    def question_titles(self) -> dict[str, str]:
+        return self.texts["en"].question_titles
+
+    @property
+    def suggestion_texts(self) -> dict[str, str]:
+        return self.texts["en"].suggestion_texts
+
+    def answer(self, question: str, medication: Medication, language: str | None = None) -> dict[str, Any]:
+        return self.language(language).answer(question, medication)
+
+
 def _read(path: Path) -> Any:
     with path.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
@@ -55,12 +100,42 @@ def _read(path: Path) -> Any:
 
 def _check(content: Content) -> None:
     columns = {med.column for med in content.medications.values()}
-    missing = [f"{q}.{c}" for q in QUESTIONS for c in sorted(columns) if c not in content.answers.get(q, {})]
-    if missing:
-        raise ValueError(f"content/medication_answers.yml lacks answers for: {', '.join(missing)}")
-    unknown = [k for k in content.which_medication["choices"] if k not in content.medications]
-    if unknown:
-        raise ValueError(f"which_medication.choices names unknown medications: {unknown}")
+    for language, texts in content.texts.items():
+        answers_file = FILES[language][0]
+        missing = [
+            f"{q}.{c}" for q in QUESTIONS for c in sorted(columns) if c not in texts.answers.get(q, {})
+        ]
+        if missing:
+            raise ValueError(f"content/{answers_file} lacks answers for: {', '.join(missing)}")
+        unknown = [k for k in texts.which_medication["choices"] if k not in content.medications]
+        if unknown:
+            raise ValueError(
+                f"which_medication.choices in content/{answers_file} names unknown medications: {unknown}"
+            )
+        untitled = sorted(set(content.question_titles) - set(texts.question_titles))
+        if untitled:
+            raise ValueError(f"content/{FILES[language][1]} lacks titles for: {', '.join(untitled)}")
+        unnamed = sorted(
+            m.key for m in content.medications.values() if language != "en" and language not in m.names
+        )
+        if unnamed:
+            raise ValueError(f"content/medications.yml lacks name_{language} for: {', '.join(unnamed)}")
+
+
+def _texts(directory: Path, language: str) -> Texts:
+    answers_file, titles_file = FILES[language]
+    answers = _read(directory / answers_file)
+    titles = _read(directory / titles_file)
+    return Texts(
+        answers=answers["answers"],
+        which_medication=answers["which_medication"],
+        question_titles=titles["titles"],
+        suggestion_texts={
+            "prompt": titles["prompt"],
+            "none": titles["none_of_these"],
+            "any_medication": titles["any_medication"],
+        },
+    )
 
 
 @functools.cache
@@ -68,17 +143,17 @@ def load_content(directory: Path | None = None) -> Content:
     """Reads the content once per process; raises ValueError naming what is missing."""
     directory = directory or content_dir()
     catalogue = _read(directory / "medications.yml")
-    answers = _read(directory / "medication_answers.yml")
-    titles = _read(directory / "question_titles.yml")
     content = Content(
         medications={
-            m["key"]: Medication(key=m["key"], name=m["name"], column=m["answers"])
+            m["key"]: Medication(
+                key=m["key"],
+                name=m["name"],
+                column=m["answers"],
+                names={lang: m[f"name_{lang}"] for lang in LANGUAGES if f"name_{lang}" in m},
+            )
             for m in catalogue["medications"]
         },
-        answers=answers["answers"],
-        which_medication=answers["which_medication"],
-        question_titles=titles["titles"],
-        suggestion_texts={"prompt": titles["prompt"], "none": titles["none_of_these"]},
+        texts={language: _texts(directory, language) for language in LANGUAGES},
     )
     _check(content)
     return content

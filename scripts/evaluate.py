@@ -36,7 +36,10 @@ MESSAGE_SETS = [
         ROOT / "tests" / "newwriters_dev_nlu.yml",
         ROOT / "tests" / "newwriters_dev_conversations.yml",
     ),
+    ("spanish", ROOT / "tests" / "spanish_dev_nlu.yml", ROOT / "tests" / "spanish_dev_conversations.yml"),
 ]
+# The language each message set is written in (English unless listed).
+SET_LANGUAGES = {"spanish": "es"}
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
     ("realistic safety", ROOT / "tests" / "realistic_safety.yml", "overdose_now", "look_alikes"),
@@ -61,8 +64,7 @@ DOSING_SETS = [
 OUT_OF_SCOPE_SETS = [("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "out_of_scope")]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
-# (never trained on: tests/test_content.py checks them with the others); and the Spanish
-# conversations, scored once the FAQ answers in Spanish.
+# (never trained on: tests/test_content.py checks them with the others).
 UNSCORED = [
     ROOT / "tests" / name
     for name in (
@@ -72,13 +74,10 @@ UNSCORED = [
         "spanish_final_nlu.yml",
         "spanish_final_safety.yml",
         "spanish_final_conversations.yml",
-        "spanish_dev_conversations.yml",
     )
 ]
 # Sets by the language their messages are written in: how many the assistant reads as that language.
-LANGUAGE_SETS = [(name, nlu, "en") for name, nlu, _ in MESSAGE_SETS] + [
-    ("spanish", ROOT / "tests" / "spanish_dev_nlu.yml", "es"),
-]
+LANGUAGE_SETS = [(name, nlu, SET_LANGUAGES.get(name, "en")) for name, nlu, _ in MESSAGE_SETS]
 FALLBACK = "nlu_fallback"
 DOSING = "ask_dosing"
 MENTION = "crisis_mention"

@@ -280,7 +280,8 @@ Send = Callable[[str], requests.Response]
 
 RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
 # What the assistant says to a "no" to "Was this helpful?".
-FEEDBACK_NO_REPLY = RESPONSES["utter_feedback_no"][0]["text"]
+# the English variation (the Spanish one, conditioned on the language slot, comes first)
+FEEDBACK_NO_REPLY = next(v["text"] for v in RESPONSES["utter_feedback_no"] if "condition" not in v)
 
 
 def prompt_as_buttons(replies: list[dict]) -> list[dict]:

@@ -14,9 +14,10 @@ from channels.twilio import TwilioOutput
 
 
 def prompt_for(name: str) -> dict[str, Any]:
-    """The prompt as the contract of issue 10 writes it."""
+    """The prompt as the contract of issue 10 writes it, with the answer's language."""
     return {
         "answer": name,
+        "language": "en",
         "prompt": "Was this helpful?",
         "yes": {"title": "Yes", "payload": f'/feedback_yes{{"answer":"{name}"}}'},
         "no": {"title": "No", "payload": f'/feedback_no{{"answer":"{name}"}}'},
@@ -124,3 +125,24 @@ async def test_no_prompt_after_any_other_reply(metadata):
     await output.send_response("me", bot_message("...", **metadata))
     await output.finish()
     assert len(rest.messages) == 1 and "feedback" not in rest.messages[0]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"answer": "helps.valium", "language": "es"},  # an action's answer (actions/medication.py)
+        {
+            "utter_action": "utter_withdrawal_symptoms",
+            "condition": [{"type": "slot", "name": "language", "value": "es"}],
+        },
+    ],
+)
+async def test_a_spanish_answer_gets_the_prompt_in_spanish(metadata):
+    rest = CollectingOutputChannel()
+    output = CountingOutput(rest)
+    await output.send_response("u1", bot_message("...", **metadata))
+    await output.finish()
+    feedback = rest.messages[-1]["feedback"]
+    assert (feedback["language"], feedback["prompt"]) == ("es", "¿Le sirvió esta respuesta?")
+    assert (feedback["yes"]["title"], feedback["no"]["title"]) == ("Sí", "No")
+    assert feedback["yes"]["payload"].startswith("/feedback_yes")

@@ -116,7 +116,7 @@ def test_typing_slips_are_counted_and_ties_are_not_guessed():
         ("i feel so tired", [], []),
         ("she tried to stop on her own", [], []),
         ("they put my dad on a waiting list", [], []),
-        ("estaba metido en la chiva", [], []),
+        ("estaba metido en la chiva", ["heroin"], ["chiva"]),  # "metido en" is not methadone
         # The ruler found a medication: nothing is guessed.
         ("valium or clone a pin", ["valium"], ["valium"]),
     ],
@@ -500,6 +500,40 @@ def test_naloxone_asked_ahead_of_time_is_not_a_crisis(spacy_model, safety_net, t
     msg = message(text, spacy_model, intent="crisis")
     safety_net.process([msg], spacy_model)
     assert msg.get(INTENT)["name"] == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("my son nods off all the time when he uses, is that brain damage", "nlu_fallback"),
+        ("i used to nod out a lot, does that hurt your lungs", "nlu_fallback"),
+        ("my pulse gets really fast during withdrawal, why", "nlu_fallback"),
+        ("heart pounding in detox, is that part of it", "nlu_fallback"),
+        ("he nods off a lot and now he won't wake up", "crisis"),  # a crisis pattern elsewhere
+        ("she is nodding off right now and her lips are blue", "crisis"),
+    ],
+)
+def test_a_habit_or_a_withdrawal_symptom_asked_about_is_not_a_crisis(spacy_model, safety_net, text, intent):
+    msg = message(text, spacy_model, intent="crisis")
+    safety_net.process([msg], spacy_model)
+    assert msg.get(INTENT)["name"] == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        ("cuantas pastillas hacen falta pa matarse", ["CRISIS", "DOSING"]),  # crisis first: it wins
+        ("casi me muero con la malilla, ¿es normal?", []),
+        ("¿se mueren los adictos de abstinencia?", []),
+        ("cuanto mas tiempo la uso mas me cuesta dejarla", []),
+        ("¿quién me puede recetar suboxone cerca de aquí?", []),
+        ("se me acabó la receta de clonazepam, ¿qué hago?", []),
+        ("¿me puede recetar rivotril?", ["DOSING"]),
+    ],
+)
+def test_spanish_vetoes_leave_real_requests_alone(spacy_model, safety_net, text, labels):
+    found = safety_net.matched_labels(spacy_model.model(text.lower()))
+    assert [label for label in found if label in {"CRISIS", "DOSING"}] == labels
 
 
 def test_the_classifiers_crisis_stands_without_a_veto(spacy_model, safety_net):

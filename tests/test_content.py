@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from actions.medication import PLACEHOLDER_SLOTS
-from content import PLACEHOLDER, fill, load_content
+from content import LANGUAGES, PLACEHOLDER, fill, load_content
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_content()
@@ -40,7 +40,11 @@ ROUTING_RESPONSES = {
 DOSE = re.compile(
     r"\d+(\.\d+)?\s*(mg|mcg|µg|milligram|microgram|ml|cc|pills?|tablets?|tabs?|doses?|times|x)\b"
     r"|\b(once|twice|thrice|\w+ times) (a|per|each) (day|night|week|hour)"
-    r"|\bevery \d+ (hours?|days?)|\b\d+\s*(/|per) ?day\b|\bdose of \d",
+    r"|\bevery \d+ (hours?|days?)|\b\d+\s*(/|per) ?day\b|\bdose of \d"
+    # the same in Spanish
+    r"|\d+(\.\d+)?\s*(miligramos?|microgramos?|pastillas?|p[ií]ldoras?|tabletas?|dosis|veces)\b"
+    r"|\b(una|dos|tres|\w+) veces (al|por|cada) (d[ií]a|noche|semana|hora)"
+    r"|\bcada \d+ (horas?|d[ií]as?)|\bdosis de \d",
     re.IGNORECASE,
 )
 PAYLOAD = re.compile(r"^/(?P<intent>\w+)(?P<entities>\{.*\})?$")
@@ -54,8 +58,19 @@ def domain_responses() -> dict[str, list[dict[str, Any]]]:
     return read_yaml(ROOT / "domain.yml")["responses"]
 
 
-def medication_answers() -> dict[str, dict[str, Any]]:
-    return {f"{q}.{c}": a for q, columns in CONTENT.answers.items() for c, a in columns.items()}
+def medication_answers(languages: tuple[str, ...] = ("en",)) -> dict[str, dict[str, Any]]:
+    """The medication answers by name ("helps.valium"; "es:helps.valium" for another language)."""
+    return {
+        f"{'' if language == 'en' else language + ':'}{q}.{c}": a
+        for language in languages
+        for q, columns in CONTENT.language(language).answers.items()
+        for c, a in columns.items()
+    }
+
+
+def language_of(variation: dict[str, Any]) -> str:
+    """The language a domain.yml response variation is written in (its `language` slot condition)."""
+    return next((c["value"] for c in variation.get("condition", []) if c.get("name") == "language"), "en")
 
 
 def all_texts(domain: dict[str, Any]) -> list[tuple[str, str]]:
@@ -68,11 +83,12 @@ def all_texts(domain: dict[str, Any]) -> list[tuple[str, str]]:
         for variation in interpolate(copy.deepcopy(variations), values):
             texts.append((name, variation.get("text", "")))
             texts += [(name, b["title"]) for b in variation.get("buttons", [])]
-    for key, answer in medication_answers().items():
+    for key, answer in medication_answers(LANGUAGES).items():
         texts.append((key, answer["text"]))
         texts += [(key, b["title"]) for b in answer.get("buttons", [])]
-    texts += [(intent, title) for intent, title in CONTENT.question_titles.items()]
-    texts.append(("which_medication", CONTENT.which_medication["text"]))
+    for language in LANGUAGES:
+        texts += [(intent, title) for intent, title in CONTENT.language(language).question_titles.items()]
+        texts.append(("which_medication", CONTENT.language(language).which_medication["text"]))
     return texts
 
 
@@ -93,7 +109,7 @@ def curated_answers() -> list[tuple[str, str]]:
         if name not in ROUTING_RESPONSES
         for variation in variations
     ]
-    return answers + [(key, a["text"]) for key, a in medication_answers().items()]
+    return answers + [(key, a["text"]) for key, a in medication_answers(LANGUAGES).items()]
 
 
 def test_routing_responses_exist():
@@ -103,7 +119,13 @@ def test_routing_responses_exist():
 @pytest.mark.parametrize(("name", "text"), curated_answers())
 def test_every_curated_answer_names_its_source(name, text):
     last = text.strip().splitlines()[-1]
-    assert re.fullmatch(r"Sources?: \{source_(valium|klonopin)\}(; \{source_(valium|klonopin)\})?", last)
+    english = r"Sources?: \{source_(valium|klonopin)\}(; \{source_(valium|klonopin)\})?"
+    # in Spanish, with a note that the articles are in English (their titles carry a Spanish gloss)
+    spanish = (
+        r"Fuente \(artículo en inglés\): \{source_(valium|klonopin)_es\}"
+        r"|Fuentes \(artículos en inglés\): \{source_(valium|klonopin)_es\}; \{source_(valium|klonopin)_es\}"
+    )
+    assert re.fullmatch(english, last) or re.fullmatch(spanish, last), last
 
 
 @pytest.mark.parametrize(("name", "text"), curated_answers())
@@ -111,7 +133,7 @@ def test_curated_answers_are_short_and_contain_no_numbers_but_timing(name, text)
     body = text.strip().rsplit("\n", 1)[0]
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", body.strip()) if s]
     assert 2 <= len(sentences) <= 5, sentences
-    assert re.findall(r"\d+", body.replace("12 hours", "")) == []
+    assert re.findall(r"\d+", body.replace("12 hours", "").replace("12 horas", "")) == []
 
 
 def sentences(text: str) -> list[str]:
@@ -164,7 +186,7 @@ def test_opioids_taken_for_withdrawal_are_called_self_medicating(column):
 
 
 def test_the_mixing_answer_says_what_the_sources_say_about_alcohol():
-    text = domain_responses()["utter_benzo_opioid_mix"][0]["text"]
+    text = next(v["text"] for v in domain_responses()["utter_benzo_opioid_mix"] if language_of(v) == "en")
     assert "other depressants" in text
     assert "don't cover alcohol" in text
 
@@ -226,7 +248,7 @@ def test_every_placeholder_has_a_value(domain):
         for variation in variations:
             assert set(PLACEHOLDER.findall(variation["text"])) <= slots, name
     allowed = {*PLACEHOLDER_SLOTS, "medication"}
-    for key, answer in medication_answers().items():
+    for key, answer in medication_answers(LANGUAGES).items():
         assert set(PLACEHOLDER.findall(answer["text"])) <= allowed, key
     assert set(PLACEHOLDER_SLOTS) <= slots
 
@@ -251,10 +273,48 @@ def test_every_button_leads_to_a_known_intent_and_medication(domain):
         for variation in interpolate(copy.deepcopy(variations), values):
             for button in variation.get("buttons", []):
                 check_payload(button["payload"], intents)
-    for answer in medication_answers().values():
+    for answer in medication_answers(LANGUAGES).values():
         for button in answer.get("buttons", []):
             check_payload(button["payload"], intents)
     assert set(CONTENT.question_titles) <= intents
+
+
+def test_every_response_is_written_in_every_language():
+    for name, variations in domain_responses().items():
+        languages = [language_of(v) for v in variations]
+        # the fallback also has a bilingual variation for a message in another language
+        expected = [*LANGUAGES, "other"] if name == "utter_default" else LANGUAGES
+        assert sorted(languages) == sorted(expected), name
+
+
+def test_a_message_in_another_language_gets_emergency_numbers_first_in_both_languages():
+    [other] = [v for v in domain_responses()["utter_default"] if language_of(v) == "other"]
+    first = other["text"].splitlines()[0]
+    assert "{emergency_number}" in first and "emergency" in first and "emergencia" in first
+    assert {"{helpline}", "{crisis_line}", "{poison_control}"} <= set(re.findall(r"\{\w+\}", other["text"]))
+
+
+def test_a_spanish_reply_uses_the_spanish_routes_and_titles():
+    # {helpline} is the English wording of the line; a Spanish reply names {helpline_es}, and so on.
+    english_only = {"helpline", "crisis_line", "poison_control", "source_valium", "source_klonopin"}
+    spanish = [(n, v["text"]) for n, vs in domain_responses().items() for v in vs if language_of(v) == "es"]
+    spanish += [(k, a["text"]) for k, a in medication_answers(("es",)).items()]
+    for name, text in spanish:
+        if name in {"utter_crisis"}:  # ends with the English routes, for a reader of English
+            text = text.rsplit("\n", 1)[0]
+        assert set(PLACEHOLDER.findall(text)) & english_only == set(), name
+
+
+def test_each_translation_offers_the_same_buttons_as_the_english():
+    for name, variations in domain_responses().items():
+        by_language = {language_of(v): [b["payload"] for b in v.get("buttons", [])] for v in variations}
+        english = [p for p in by_language["en"] if "language" not in p]
+        assert [p for p in by_language["es"] if "language" not in p] == english, name
+    english, spanish = medication_answers(), medication_answers(("es",))
+    for key, answer in english.items():
+        assert [b["payload"] for b in spanish[f"es:{key}"].get("buttons", [])] == [
+            b["payload"] for b in answer.get("buttons", [])
+        ], key
 
 
 def rule_intents() -> set[str]:

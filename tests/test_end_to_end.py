@@ -98,10 +98,13 @@ def test_a_spanish_speaker_gets_the_crisis_reply_and_help_in_spanish(servers):
     assert dosing.startswith("No puedo decirle a nadie cuánto tomar")
     assert "mg" not in dosing and "1-800-662-HELP (4357)" in dosing
 
-    # No Spanish answer yet for the FAQ: the Spanish fallback with the Spanish routes, not English.
+    # The FAQ's answer in Spanish, naming its sources (in English, with a Spanish gloss).
     question = texts(servers.say(sender, "cuáles son los síntomas de la abstinencia"))
-    assert "en español" in question and "1-800-662-HELP (4357)" in question
-    assert "Withdrawal affects" not in question
+    assert "Fuentes (artículos en inglés)" in question and "«¿Ayuda el Valium" in question
+    assert "Withdrawal affects" not in question and "988 y marque 2" in question
+    medicine = texts(servers.say(sender, "el rivotril sirve para la malilla?"))
+    assert "Klonopin" in medicine and "Fuente (artículo en inglés)" in medicine
+    assert "Source:" not in medicine
 
     # A short message that does not tell the language keeps the conversation in Spanish.
     assert texts(servers.say(sender, "ok")) != ""
@@ -113,6 +116,14 @@ def test_a_spanish_speaker_gets_the_crisis_reply_and_help_in_spanish(servers):
     crisis_en = texts(servers.say(sender, "my friend is not breathing"))
     assert crisis_en.startswith("If someone may be overdosing")
     assert "En español" in crisis_en and "marque 2" in crisis_en
+
+
+def test_a_message_in_another_language_gets_both_languages_and_the_help_lines(servers):
+    reply = texts(servers.say("e2e-other", "我想戒掉海洛因，怎么办"))
+    assert reply.startswith("In an emergency, call 911 now")
+    assert "Solo puedo responder en inglés o en español" in reply and "1-800-662-HELP (4357)" in reply
+    # Back in English, the conversation answers in English again.
+    assert "Withdrawal affects" in texts(servers.say("e2e-other", "what are the symptoms of opioid withdrawal"))
 
 
 def test_a_question_that_mentions_an_overdose_gets_its_answer_then_one_help_line(servers):

@@ -1,4 +1,4 @@
-"""components/language.py: the language of a message, and Spanish kept from English-only answers."""
+"""components/language.py: the language of a message, and a request for a language."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from components.language import LanguageDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFETY_ES = yaml.safe_load((ROOT / "tests" / "safety_phrases_es.yml").read_text(encoding="utf-8"))
-ANSWERED = {"es": ["ask_find_help", "greet", "goodbye", "thank"]}
 
 
 @pytest.fixture(scope="module")
 def detector() -> LanguageDetector:
-    return LanguageDetector({"answered": ANSWERED})
+    return LanguageDetector({})
 
 
 def parsed(text: str, model: SpacyModel, detector: LanguageDetector, intent: str = "ask_withdrawal_symptoms"):
@@ -71,20 +70,11 @@ def test_a_message_that_does_not_tell_leaves_the_language_as_it_was(spacy_model,
     assert parsed(text, spacy_model, detector) == ("ask_withdrawal_symptoms", [])
 
 
-def test_a_spanish_message_without_a_spanish_answer_gets_the_spanish_fallback(spacy_model, detector):
-    intent, languages = parsed("cuales son los sintomas de la abstinencia", spacy_model, detector)
-    assert (intent, languages) == ("nlu_fallback", ["es"])
-
-
-@pytest.mark.parametrize("intent", ["crisis", "ask_dosing", "out_of_scope"])
-def test_the_safety_nets_intents_are_kept_even_when_no_answer_is_listed(spacy_model, intent):
-    # A deployer who empties `answered` must not turn a Spanish emergency into the fallback.
-    bare = LanguageDetector({"answered": {}})
-    assert parsed("por favor necesito que me ayuden ahora", spacy_model, bare, intent) == (intent, ["es"])
-
-
-@pytest.mark.parametrize("intent", ANSWERED["es"])
-def test_intents_with_a_spanish_answer_are_kept(spacy_model, detector, intent):
+@pytest.mark.parametrize(
+    "intent", ["ask_withdrawal_symptoms", "ask_med_helps", "ask_treatment_options", "crisis", "ask_dosing"]
+)
+def test_a_spanish_message_keeps_its_intent(spacy_model, detector, intent):
+    # Every reply has its Spanish text: the classifier's intent stands.
     assert parsed("por favor necesito que me ayuden ahora", spacy_model, detector, intent) == (intent, ["es"])
 
 
@@ -97,9 +87,9 @@ def test_a_spanish_crisis_keeps_its_intent(spacy_model, detector, text):
 @pytest.mark.parametrize(
     ("text", "language", "intent"),
     [
-        ("español", "es", "nlu_fallback"),
-        ("En español por favor", "es", "nlu_fallback"),
-        ("spanish", "es", "nlu_fallback"),
+        ("español", "es", "help_menu"),
+        ("En español por favor", "es", "help_menu"),
+        ("spanish", "es", "help_menu"),
         ("English", "en", "help_menu"),
         ("in english please", "en", "help_menu"),
         ("inglés", "en", "help_menu"),
@@ -117,9 +107,24 @@ def test_an_english_message_keeps_its_intent(spacy_model, detector):
 
 
 def test_the_ranking_puts_the_new_intent_first_and_keeps_the_rest(spacy_model, detector):
-    msg = Message(data={TEXT: "qué síntomas da la abstinencia de heroína"})
-    msg.set(SPACY_DOCS[TEXT], spacy_model.model("qué síntomas da la abstinencia de heroína"))
+    msg = Message(data={TEXT: "en español por favor"})
+    msg.set(SPACY_DOCS[TEXT], spacy_model.model("en español por favor"))
     msg.set(INTENT, {"name": "ask_withdrawal_symptoms", "confidence": 0.8})
     msg.set(INTENT_RANKING_KEY, [{"name": "ask_withdrawal_symptoms", "confidence": 0.8}])
     detector.process([msg], spacy_model)
-    assert [r["name"] for r in msg.get(INTENT_RANKING_KEY)] == ["nlu_fallback", "ask_withdrawal_symptoms"]
+    assert [r["name"] for r in msg.get(INTENT_RANKING_KEY)] == ["help_menu", "ask_withdrawal_symptoms"]
+
+
+@pytest.mark.parametrize(
+    "text", ["我想戒掉海洛因", "помогите мне пожалуйста", "أريد المساعدة", "도와주세요 제발"]
+)
+def test_a_message_in_another_script_is_another_language_and_gets_the_fallback(spacy_model, detector, text):
+    assert parsed(text, spacy_model, detector, intent="ask_withdrawal_symptoms") == (
+        "nlu_fallback",
+        ["other"],
+    )
+
+
+@pytest.mark.parametrize("text", ["does valium help", "el valium sirve?", "ok 👍", "is it ok 安"])
+def test_latin_letters_or_too_few_others_are_not_another_language(spacy_model, detector, text):
+    assert "other" not in parsed(text, spacy_model, detector)[1]

@@ -127,9 +127,42 @@ def test_placeholders_fall_back_to_the_domain_when_slots_are_empty(make_tracker,
             "klonopin",
         ),
         ("does valium or klonopin help more", {"valium": "valium", "klonopin": "klonopin"}, "valium"),
+        # a correction: the medicine set aside is not the one asked about
+        ("not valium, i meant klonopin", {"valium": "valium", "klonopin": "klonopin"}, "klonopin"),
+        ("no era el xanax, era el rivotril", {"xanax": "xanax", "rivotril": "klonopin"}, "klonopin"),
+        ("era bupre no metadona", {"bupre": "buprenorphine", "metadona": "methadone"}, "buprenorphine"),
     ],
 )
 def test_the_medication_asked_about_is_answered_not_the_one_taken(answer, text, named, asked):
     entities = [{**medication(value), "start": text.find(word)} for word, value in named.items()]
     events, _ = answer("ask_med_helps", entities=entities, text=text)
     assert SlotSet("medication", asked) in events
+
+
+@pytest.mark.parametrize(
+    ("entity", "column"),
+    [("valium", "valium"), ("heroin", "heroin"), ("xanax", "other_benzo"), ("lofexidine", "not_covered")],
+)
+def test_a_spanish_conversation_gets_the_spanish_answer(answer, domain, entity, column):
+    events, messages = answer("ask_med_helps", entities=[medication(entity)], slots={"language": "es"})
+
+    expected = CONTENT.language("es").answers["helps"][column]
+    values = {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
+    values["medication"] = CONTENT.medications[entity].display("es")
+    [message] = messages
+    assert message["text"] == fill(expected["text"], values)
+    assert "{" not in message["text"], "every placeholder is filled"
+    assert "Fuente" in message["text"] and "inglés" in message["text"]
+    assert message["buttons"] == expected["buttons"]
+    assert message["answer"] == f"helps.{column}"
+    assert events == [SlotSet("medication", entity), SlotSet("med_question", "helps")]
+
+
+def test_a_spanish_conversation_is_asked_which_medicine_in_spanish(answer):
+    _, messages = answer("ask_med_risks", slots={"language": "es"})
+    ask = CONTENT.language("es").which_medication
+    [message] = messages
+    assert message["text"] == ask["text"]
+    assert [b["title"] for b in message["buttons"]] == [
+        CONTENT.medications[k].display("es") for k in ask["choices"]
+    ]

@@ -19,7 +19,8 @@ CONTENT = load_content()
 
 def response(name: str) -> str:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    return domain["responses"][name][0]["text"]
+    # the English text (the Spanish variation, conditioned on the language, comes first)
+    return next(v["text"] for v in domain["responses"][name] if "condition" not in v)
 
 
 def answer(key: str) -> str:

@@ -80,10 +80,29 @@ def test_still_not_understood_routes_to_professional_help(make_tracker, dispatch
     ]
 
 
-def test_a_spanish_conversation_gets_the_spanish_fallback_not_buttons(make_tracker, dispatcher, domain):
-    # The questions are titled in English: a Spanish speaker is routed to help in Spanish instead.
+def test_a_spanish_conversation_gets_the_questions_in_spanish(make_tracker, dispatcher, domain):
     tracker = make_tracker(
-        "nlu_fallback", slots={"language": "es"}, ranking=ranking(("ask_withdrawal_symptoms", 0.4))
+        "nlu_fallback",
+        slots={"language": "es"},
+        ranking=ranking(("ask_withdrawal_symptoms", 0.4), ("ask_med_risks", 0.3)),
+    )
+    assert ActionSuggestQuestions().run(dispatcher, tracker, domain) == []
+    spanish = CONTENT.language("es")
+    [message] = dispatcher.messages
+    assert message["text"] == spanish.suggestion_texts["prompt"]
+    assert [b["title"] for b in message["buttons"]] == [
+        spanish.question_titles["ask_withdrawal_symptoms"],
+        spanish.question_titles["ask_med_risks"].replace(
+            "{medication}", spanish.suggestion_texts["any_medication"]
+        ),
+        spanish.suggestion_texts["none"],
+    ]
+    assert message["buttons"][0]["payload"] == "/ask_withdrawal_symptoms"
+
+
+def test_a_conversation_in_another_language_gets_the_bilingual_fallback(make_tracker, dispatcher, domain):
+    tracker = make_tracker(
+        "nlu_fallback", slots={"language": "other"}, ranking=ranking(("ask_withdrawal_symptoms", 0.4))
     )
     assert ActionSuggestQuestions().run(dispatcher, tracker, domain) == []
     assert [m["response"] for m in dispatcher.messages] == ["utter_default"]
