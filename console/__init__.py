@@ -2,5 +2,6 @@
 
 A small Sanic application on loopback (`python -m console`, started by `make run` and the production
 profile), always behind a login. It reads the tables of insights/schema.py from the conversation
-database and writes training examples into data/nlu/<topic>.yml (docs/curation.md).
+database, writes training examples into data/nlu/<topic>.yml, and exports the Spanish texts beside
+the English for a translation review (translations.py; docs/curation.md).
 """

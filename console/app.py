@@ -15,10 +15,12 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import HTTPResponse, Request, Sanic, response
 
+from console import translations
 from console.auth import LoginLimiter, Session, Sessions, password_matches
 from console.grouping import group_items
 from console.nlu_files import NluError, NluFiles, clean
-from console.store import Store
+from console.store import LANGUAGE_NAMES, Store
+from content import load_content
 from insights import schema
 from storage.redaction import redact
 
@@ -81,6 +83,7 @@ class Console:
         self.templates.filters["percent"] = lambda value: f"{value * 100:.0f}%"
         # Text is stored redacted; redacted again on display in case anything slipped through.
         self.templates.filters["redact"] = lambda text: redact(text) if text else text
+        self.templates.globals["language_names"] = LANGUAGE_NAMES
 
 
 def host_name(host: str) -> str:
@@ -187,9 +190,14 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
             raise Refused(409, "Those questions are no longer in the queue (already done).")
         return items
 
-    def done(session: Session, message: str) -> HTTPResponse:
+    def return_to(form: dict[str, list[str]]) -> str:
+        """The queue page the form came from: filtered by language when it was (checked before any
+        change is made)."""
+        return queue_url(parse_language(single(form, "language", required=False)))
+
+    def done(session: Session, message: str, back: str = "/") -> HTTPResponse:
         session.flash = message
-        return response.redirect("/", status=303)
+        return response.redirect(back, status=303)
 
     # -- login ---------------------------------------------------------------------------------
 
@@ -254,12 +262,21 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
     async def queue_page(request: Request) -> HTTPResponse:
         if page_session(request) is None:
             return response.redirect("/login", status=303)
+        language = parse_language(request.args.get("language"))
         topics = console.nlu.topics()
-        groups = group_items(console.store.open_items())
+        groups = group_items(console.store.open_items(language))
         by_topic: dict[str, list[str]] = {}
         for intent, topic in sorted(topics.items(), key=lambda pair: (pair[1], pair[0])):
             by_topic.setdefault(topic, []).append(intent)
-        return page(request, "queue.html", groups=groups, by_topic=by_topic, topics=topics)
+        return page(
+            request,
+            "queue.html",
+            groups=groups,
+            by_topic=by_topic,
+            topics=topics,
+            language=language,
+            open_by_language=console.store.open_by_language(),
+        )
 
     @app.get("/done")
     async def done_page(request: Request) -> HTTPResponse:
@@ -297,6 +314,23 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
             headers={"Content-Disposition": 'attachment; filename="new-answers.yml"'},
         )
 
+    @app.get("/export/translations")
+    async def export_translations(request: Request) -> HTTPResponse:
+        if page_session(request) is None:
+            return response.redirect("/login", status=303)
+        language = request.args.get("language", "es")
+        if language not in translated_languages():
+            raise Refused(400, f"language is one of {', '.join(translated_languages())}.")
+        domain = console.nlu.project / "domain.yml"
+        if not domain.is_file():
+            raise Refused(404, "No domain.yml in the console's project folder (--project).")
+        body = translations.export(domain, load_content(), language, LANGUAGE_NAMES[language])
+        return response.text(
+            body,
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="translations-{language}.csv"'},
+        )
+
     @app.get("/api/stats")
     async def stats(request: Request) -> HTTPResponse:
         logged_in(request)
@@ -308,6 +342,7 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
     async def add(request: Request) -> HTTPResponse:
         session = logged_in(request)
         form = read_form(request, session)
+        back = return_to(form)
         ids = item_ids(form)
         intent = single(form, "intent")
         topic = single(form, "topic", required=False)
@@ -344,23 +379,25 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
             message += " Not added: " + "; ".join(f"“{text}” ({why})" for text, why in result.skipped) + "."
         if result.added:
             message += " Run make train and restart the servers to apply it (docs/curation.md)."
-        return done(session, message)
+        return done(session, message, back)
 
     @app.post("/queue/out-of-scope")
     async def out_of_scope(request: Request) -> HTTPResponse:
         session = logged_in(request)
         form = read_form(request, session)
+        back = return_to(form)
         items = open_items(item_ids(form))
         with console.store.engine.begin() as connection:
             count = console.store.resolve(
                 connection, [item["id"] for item in items], schema.MARKED_OUT_OF_SCOPE, "marked out of scope"
             )
-        return done(session, f"Marked {count} question(s) out of scope.")
+        return done(session, f"Marked {count} question(s) out of scope.", back)
 
     @app.post("/queue/new-answer")
     async def new_answer(request: Request) -> HTTPResponse:
         session = logged_in(request)
         form = read_form(request, session)
+        back = return_to(form)
         ids = item_ids(form)
         note = clean(redact(single(form, "note", required=False) or ""))
         if len(note) > MAX_NOTE:
@@ -371,7 +408,9 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
             count = console.store.resolve(
                 connection, [item["id"] for item in items], schema.NEW_ANSWER, resolution
             )
-        return done(session, f"{count} question(s) listed as needing a new answer (Export new answers).")
+        return done(
+            session, f"{count} question(s) listed as needing a new answer (Export new answers).", back
+        )
 
     @app.post("/queue/reopen")
     async def reopen(request: Request) -> HTTPResponse:
@@ -416,6 +455,24 @@ def set_cookie(result: HTTPResponse, console: Console, session: Session) -> None
     cookie["max-age"] = int(session.expires - time.time())
     if console.secure_cookie:
         cookie["secure"] = True
+
+
+def parse_language(raw: str | None) -> str | None:
+    """The queue's language filter: None for every language."""
+    if raw is None or raw == "":
+        return None
+    if raw not in schema.LANGUAGES:
+        raise Refused(400, f"language is one of {', '.join(schema.LANGUAGES)}.")
+    return raw
+
+
+def queue_url(language: str | None) -> str:
+    return f"/?language={language}" if language else "/"
+
+
+def translated_languages() -> tuple[str, ...]:
+    """The languages with a translation to review: every one but English, the reference."""
+    return tuple(language for language in schema.LANGUAGES if language != schema.ENGLISH)
 
 
 def parse_days(request: Request) -> int:

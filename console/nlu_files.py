@@ -58,6 +58,7 @@ class NluFiles:
     """The intents of data/nlu/*.yml under a project folder, and the one writer of those files."""
 
     def __init__(self, project: Path) -> None:
+        self.project = project.resolve()  # its domain.yml is what the translations export reads
         self.folder = (project / "data" / "nlu").resolve()
         self._lock = threading.Lock()
 
@@ -71,10 +72,12 @@ class NluFiles:
         return found
 
     def examples(self) -> dict[str, str]:
-        """Every example in data/nlu (entity annotations read as their text), key -> its intent."""
+        """Every example in data/nlu and its subfolders (data/nlu/es: the Spanish examples), entity
+        annotations read as their text: key -> its intent. A phrasing there already is not added again
+        (Rasa's validator warns about an example in two intents)."""
         pattern = entity_regex()
         seen: dict[str, str] = {}
-        for path in sorted(self.folder.glob("*.yml")):
+        for path in sorted(self.folder.rglob("*.yml")):
             for block in self._load(path).get("nlu") or []:
                 if isinstance(block, dict) and isinstance(block.get("examples"), str):
                     for line in block["examples"].splitlines():

@@ -32,6 +32,11 @@ def share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def language_key(value: str | None) -> str:
+    """A language as the console groups it: one the assistant speaks, else "other"."""
+    return value if value in schema.LANGUAGES else OTHER_LANGUAGE
+
+
 def _guesses(raw: str | None) -> list[dict[str, Any]]:
     try:
         value = json.loads(raw or "[]")
@@ -59,7 +64,11 @@ ITEM_COLUMNS = [
     schema.queue.c.status,
     schema.queue.c.resolved_ts,
     schema.queue.c.resolution,
+    schema.queue.c.language,
 ]
+# How the console names each language (insights.schema.LANGUAGES); a value outside them is "other".
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+OTHER_LANGUAGE = "other"
 
 
 def _item(row: Any) -> dict[str, Any]:
@@ -75,15 +84,28 @@ class Store:
         self.engine = engine
         schema.create_tables(engine)  # before the first message has created them, the pages are empty
 
-    def open_items(self) -> list[dict[str, Any]]:
-        query = (
-            sa.select(*ITEM_COLUMNS)
-            .where(schema.queue.c.status == schema.OPEN)
-            .order_by(schema.queue.c.ts.desc())
-            .limit(MAX_OPEN)
-        )
+    def open_items(self, language: str | None = None) -> list[dict[str, Any]]:
+        """The newest open items; only those in `language` when it is given."""
+        query = sa.select(*ITEM_COLUMNS).where(schema.queue.c.status == schema.OPEN)
+        if language is not None:
+            query = query.where(schema.queue.c.language == language)
+        query = query.order_by(schema.queue.c.ts.desc()).limit(MAX_OPEN)
         with self.engine.connect() as connection:
             return [_item(row) for row in connection.execute(query)]
+
+    def open_by_language(self) -> dict[str, int]:
+        """Open items per language: every language the assistant speaks, at zero when none."""
+        query = (
+            sa.select(schema.queue.c.language, sa.func.count())
+            .where(schema.queue.c.status == schema.OPEN)
+            .group_by(schema.queue.c.language)
+        )
+        counts = dict.fromkeys(schema.LANGUAGES, 0)
+        with self.engine.connect() as connection:
+            for language, count in connection.execute(query):
+                key = language_key(language)
+                counts[key] = counts.get(key, 0) + int(count)
+        return counts
 
     def open_count(self) -> int:
         query = sa.select(sa.func.count()).where(schema.queue.c.status == schema.OPEN)
@@ -151,16 +173,16 @@ class Store:
         feedback = schema.feedback.c
         with self.engine.connect() as connection:
             rows = connection.execute(
-                sa.select(turns.ts, turns.conversation, turns.kind, turns.intent).where(turns.ts >= since)
+                sa.select(turns.ts, turns.conversation, turns.kind, turns.intent, turns.language).where(
+                    turns.ts >= since
+                )
             ).all()
             votes = connection.execute(
-                sa.select(feedback.answer, feedback.helpful, sa.func.count())
+                sa.select(feedback.answer, feedback.helpful, feedback.language, sa.func.count())
                 .where(feedback.ts >= since)
-                .group_by(feedback.answer, feedback.helpful)
+                .group_by(feedback.answer, feedback.helpful, feedback.language)
             ).all()
-            queue_open = connection.execute(
-                sa.select(sa.func.count()).where(schema.queue.c.status == schema.OPEN)
-            ).scalar()
+        open_by_language = self.open_by_language()
 
         def day(ts: float) -> str:
             return datetime.fromtimestamp(ts, timezone.utc).date().isoformat()
@@ -171,7 +193,11 @@ class Store:
         by_topic: Counter[str] = Counter()
         hours = [0] * 24
         everyone: set[str] = set()
-        for ts, conversation, kind, intent in rows:
+        languages = [*schema.LANGUAGES]
+        per_language: dict[str, Counter[str]] = defaultdict(Counter)  # language -> kind -> messages
+        daily_by_language: dict[str, Counter[str]] = defaultdict(Counter)  # language -> day -> messages
+        talkers: dict[str, set[str]] = defaultdict(set)  # language -> conversations
+        for ts, conversation, kind, intent, language in rows:
             d = day(ts)
             messages[d] += 1
             conversations[d].add(conversation)
@@ -180,13 +206,41 @@ class Store:
             hours[datetime.fromtimestamp(ts, timezone.utc).hour] += 1
             if kind == schema.ANSWER:
                 by_topic[topics.get(intent or "", "other")] += 1
+            key = language_key(language)
+            if key not in languages:
+                languages.append(key)
+            per_language[key][kind] += 1
+            daily_by_language[key][d] += 1
+            talkers[key].add(conversation)
 
         def rate(kind: str, d: str) -> float | None:
             return share(kinds[kind][d], messages[d])
 
         helpful: dict[str, dict[str, int]] = defaultdict(lambda: {"yes": 0, "no": 0})
-        for answer, was_helpful, count in votes:
+        helpful_by_language: dict[str, dict[str, int]] = defaultdict(lambda: {"yes": 0, "no": 0})
+        for answer, was_helpful, language, count in votes:
             helpful[answer]["yes" if was_helpful else "no"] += int(count)
+            helpful_by_language[language_key(language)]["yes" if was_helpful else "no"] += int(count)
+        for key in [*helpful_by_language, *open_by_language]:
+            if key not in languages:
+                languages.append(key)
+
+        def breakdown(language: str) -> dict[str, Any]:
+            counted = per_language[language]
+            handled = sum(counted.values())
+            votes_of = helpful_by_language[language]
+            return {
+                "name": LANGUAGE_NAMES.get(language, "Other"),
+                "messages": handled,
+                "conversations": len(talkers[language]),
+                "answers": counted[schema.ANSWER],
+                "did_you_mean_rate": share(counted[schema.DID_YOU_MEAN], handled),
+                "out_of_scope_rate": share(counted[schema.OUT_OF_SCOPE], handled),
+                "crisis": counted[schema.CRISIS],
+                "helpful_rate": share(votes_of["yes"], votes_of["yes"] + votes_of["no"]),
+                "queue_open": open_by_language.get(language, 0),
+            }
+
         total = len(rows)
         yes = sum(v["yes"] for v in helpful.values())
         no = sum(v["no"] for v in helpful.values())
@@ -201,6 +255,12 @@ class Store:
             "answers_by_topic": dict(by_topic.most_common()),
             "helpfulness": dict(sorted(helpful.items(), key=lambda pair: -(pair[1]["yes"] + pair[1]["no"]))),
             "hours": hours,
+            # Each language's figures over the period, and its messages per day (English and Spanish
+            # always; "other" only when a row has another value).
+            "by_language": {language: breakdown(language) for language in languages},
+            "messages_by_language": {
+                language: [daily_by_language[language][d] for d in labels] for language in languages
+            },
             "totals": {
                 "messages": total,
                 "conversations": len(everyone),
@@ -208,6 +268,6 @@ class Store:
                 "out_of_scope_rate": share(sum(kinds[schema.OUT_OF_SCOPE].values()), total),
                 "crisis": sum(kinds[schema.CRISIS].values()),
                 "helpful_rate": share(yes, yes + no),
-                "queue_open": int(queue_open or 0),
+                "queue_open": sum(open_by_language.values()),
             },
         }

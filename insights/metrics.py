@@ -1,8 +1,9 @@
 """Operations metrics of the Rasa server processes, for Prometheus.
 
 Interface used by the rest of the project:
-- `turn(kind, channel)`: one message handled, with the kind of reply it got (insights.schema.KINDS);
-  called by the tracker store when it records the turn.
+- `turn(kind, channel, language)`: one message handled, with the kind of reply it got
+  (insights.schema.KINDS) and the conversation's language at it; called by the tracker store when it
+  records the turn.
 - `accepted(channel)`: a message passed the channel's checks and limits; the assistant runs on it.
 - `cut(channel)`: its text was longer than the channel's limit and was cut (it is still answered).
 - `finished(channel, seconds)`: the assistant is done with an accepted message, `seconds` after it
@@ -22,7 +23,9 @@ Where the numbers go:
   in `registry()`. Nothing is written anywhere and nothing serves them.
 
 No label holds message text, a sender id or anything a person typed: channel names come from the
-channel classes, kinds from insights.schema.KINDS, reasons from REFUSALS.
+channel classes, kinds from insights.schema.KINDS, reasons from REFUSALS, languages from
+insights.schema.LANGUAGES (anything else is counted as "other", so a forged value cannot make a
+series of its own).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from insights.schema import KINDS, OTHER
+from insights.schema import ENGLISH, KINDS, LANGUAGES, OTHER
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -52,6 +55,10 @@ ERROR_CAUSES = (EXCEPTION, NO_REPLY)
 # Seconds from a message's arrival to its reply: a cached answer takes ~20 ms, a busy server or a
 # slow action server seconds.
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+# The `language` label's values: the languages the replies are written in, and one for anything else.
+OTHER_LANGUAGE = "other"
+LANGUAGE_LABELS = (*LANGUAGES, OTHER_LANGUAGE)
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,8 @@ def metrics() -> Metrics:
                 ["channel"], registry=r,
             ),
             replies=Counter(
-                "faq_replies", "Handled messages by the kind of reply they got", ["channel", "kind"],
-                registry=r,
+                "faq_replies", "Handled messages by reply kind and the conversation's language",
+                ["channel", "kind", "language"], registry=r,
             ),
             latency=Histogram(
                 "faq_message_latency_seconds", "Seconds from a message's arrival to its reply",
@@ -130,16 +137,22 @@ def declare_channel(channel: str) -> None:
     m.latency.labels(channel)
     m.in_flight.labels(channel)
     for kind in KINDS:
-        m.replies.labels(channel, kind)
+        for language in LANGUAGE_LABELS:
+            m.replies.labels(channel, kind, language)
     for reason, status in REFUSALS.items():
         m.refusals.labels(channel, reason, str(status))
     for cause in ERROR_CAUSES:
         m.errors.labels(channel, cause)
 
 
-def turn(kind: str, channel: str) -> None:
-    """Counts one handled message and its reply kind."""
-    metrics().replies.labels(_channel(channel), kind if kind in KINDS else OTHER).inc()
+def turn(kind: str, channel: str, language: str | None = None) -> None:
+    """Counts one handled message, its reply kind and language (None: English, the default)."""
+    language = language or ENGLISH
+    metrics().replies.labels(
+        _channel(channel),
+        kind if kind in KINDS else OTHER,
+        language if language in LANGUAGES else OTHER_LANGUAGE,
+    ).inc()
 
 
 def accepted(channel: str) -> None:

@@ -9,16 +9,30 @@ text of a message that looked like a crisis is never stored here at all.
   and what kind of reply it gave. The dashboard and the metrics count these.
 - `faq_feedback`: one row per "Was this helpful?" answer.
 - `faq_queue`: the unanswered-questions queue a curator works through in the operator console.
+
+Every row has the conversation's language at that message (`language`, "en" or "es"). A column added
+after a table was first released is added to an existing database by `create_tables` (ALTER TABLE
+... ADD COLUMN, with the column's server default for the rows already there), so an upgraded
+server, console or test works on the database an older version wrote.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from typing import Any
 
 import sqlalchemy as sa
 
+logger = logging.getLogger(__name__)
+
 metadata = sa.MetaData()
+
+# The languages the assistant answers in (the `language` slot's values in domain.yml; the same as
+# content.LANGUAGES, which tests/test_insights_record.py checks: this layer imports no content).
+ENGLISH = "en"
+LANGUAGES = (ENGLISH, "es")
 
 # Reply kinds (faq_turns.kind, and the metrics' `kind` label).
 ANSWER = "answer"  # a curated answer from the sources
@@ -69,6 +83,9 @@ turns = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     # The curated answer's name: the topic ("withdrawal_symptoms") or question.medication ("helps.valium").
     sa.Column("answer", sa.String(64)),
+    # The conversation's language at this message ("en", "es"); rows recorded before the column
+    # existed are English (the versions that wrote them answered in English only).
+    sa.Column("language", sa.String(8), nullable=False, default=ENGLISH, server_default=ENGLISH),
 )
 
 feedback = sa.Table(
@@ -83,6 +100,8 @@ feedback = sa.Table(
     # Intent and confidence of the message that got the answer.
     sa.Column("intent", sa.String(64)),
     sa.Column("confidence", sa.Float),
+    # The language of the answer: the conversation's at the message that got it.
+    sa.Column("language", sa.String(8), nullable=False, default=ENGLISH, server_default=ENGLISH),
 )
 
 queue = sa.Table(
@@ -103,6 +122,8 @@ queue = sa.Table(
     sa.Column("resolved_ts", sa.Float),
     # What the curator did, e.g. "added to ask_med_helps (data/nlu/medications.yml)".
     sa.Column("resolution", sa.Text),
+    # The language of the message shown (the conversation's at that message).
+    sa.Column("language", sa.String(8), nullable=False, default=ENGLISH, server_default=ENGLISH),
 )
 
 TABLES = (turns, feedback, queue)
@@ -113,13 +134,46 @@ def conversation_key(sender_id: str) -> str:
     return hashlib.sha256(f"faq-insights:{sender_id}".encode()).hexdigest()[:32]
 
 
+# Tries at creating and upgrading the tables: another process starting at the same moment can create
+# a table or add a column between our check and our statement, which then fails; the next try sees it.
+CREATE_TRIES = 3
+
+
 def create_tables(engine: sa.engine.Engine) -> None:
-    """Creates the tables that do not exist yet; safe when several servers start at once."""
-    try:
-        metadata.create_all(engine, checkfirst=True)
-    except sa.exc.SQLAlchemyError:
-        # Another server created them between our check and our CREATE: check again.
-        metadata.create_all(engine, checkfirst=True)
+    """Creates the tables that do not exist yet and adds the columns an existing table lacks; safe
+    when several servers (and the console) start at once."""
+    for attempt in range(CREATE_TRIES):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            add_missing_columns(engine)
+            return
+        except sa.exc.SQLAlchemyError:
+            if attempt + 1 == CREATE_TRIES:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+def add_missing_columns(engine: sa.engine.Engine) -> list[str]:
+    """Adds to each existing table the columns defined here that it lacks, in one transaction;
+    returns them as "table.column". The way this project migrates its tables: columns are only ever
+    added, each with a server default (or nullable), so the rows already there get a value. The
+    same statement works on SQLite and PostgreSQL."""
+    added = []
+    with engine.begin() as connection:
+        inspector = sa.inspect(connection)
+        for table in TABLES:
+            if not inspector.has_table(table.name):
+                continue
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                definition = sa.schema.CreateColumn(column).compile(dialect=connection.dialect)
+                connection.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {definition}"))
+                added.append(f"{table.name}.{column.name}")
+    if added:
+        logger.info("Added to the conversation database: %s.", ", ".join(added))
+    return added
 
 
 def engine_from_tracker_store(config: dict[str, Any]) -> sa.engine.Engine:

@@ -4,6 +4,11 @@ Pure functions of Rasa events: the tracker store calls `build` with the conversa
 index of the first event of the save, and writes what it returns in the same transaction. Each user
 message is recorded once, in the save that stores it; looking back (which answer a "no" was about,
 which message "none of these" answered) reads only the events the tracker already holds.
+
+Every row carries the conversation's language at its message: the message's own `language` entity
+(components/language.py, or a payload such as `/help_menu{"language":"es"}`), else the `language`
+slot as last set in the session, else English; a value the replies have no variation for is English,
+which is what the person then read.
 """
 
 from __future__ import annotations
@@ -14,7 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rasa.shared.core.events import ActionExecuted, BotUttered, Event, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    AllSlotsReset,
+    BotUttered,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 
 from content import INTENT_QUESTIONS, QUESTIONS, load_content
 from insights import schema
@@ -24,6 +38,12 @@ FEEDBACK_YES = "feedback_yes"
 FEEDBACK_NO = "feedback_no"
 FEEDBACK_INTENTS = (FEEDBACK_YES, FEEDBACK_NO)
 ANSWER_ENTITY = "answer"
+# The entity components/language.py adds to a message whose language it is sure of, and the slot
+# domain.yml fills from it.
+LANGUAGE_ENTITY = "language"
+LANGUAGE_SLOT = "language"
+# Events after which every slot is unset: a new session (domain.yml carries no slot over), a restart.
+SLOTS_RESET = (SessionStarted, Restarted, AllSlotsReset)
 CRISIS_INTENT = "crisis"
 NONE_OF_THESE = "none_of_these"
 FALLBACK_INTENT = "nlu_fallback"
@@ -80,6 +100,7 @@ class Turn:
     user: UserUttered
     actions: tuple[str, ...]
     bots: tuple[BotUttered, ...]
+    language: str = schema.ENGLISH  # the conversation's at this message
 
     @property
     def intent(self) -> str | None:
@@ -129,10 +150,32 @@ class Turn:
         return not (self.user.text or "").startswith("/")
 
     def entity(self, name: str) -> str | None:
-        for entity in self.user.entities or []:
-            if entity.get("entity") == name and isinstance(entity.get("value"), str):
-                return str(entity["value"])
-        return None
+        return entity_value(self.user, name)
+
+
+def entity_value(user: UserUttered, name: str) -> str | None:
+    for entity in user.entities or []:
+        if entity.get("entity") == name and isinstance(entity.get("value"), str):
+            return str(entity["value"])
+    return None
+
+
+def known_language(value: Any) -> str:
+    """A language the replies are written in, as it is; anything else (unset, a forged payload's
+    value) is English: the replies without a matching variation are the English ones."""
+    return value if value in schema.LANGUAGES else schema.ENGLISH
+
+
+def language_before(events: Sequence[Event], index: int) -> Any:
+    """The `language` slot's value before `events[index]`: its last SlotSet since the slots were last
+    reset (a new session starts without it: domain.yml carries no slot over), None when never set."""
+    for position in range(index - 1, -1, -1):
+        event = events[position]
+        if isinstance(event, SlotSet) and event.key == LANGUAGE_SLOT:
+            return event.value
+        if isinstance(event, SLOTS_RESET):
+            return None
+    return None
 
 
 def reply_kind(intent: str | None, actions: Sequence[str], bots: Sequence[BotUttered]) -> str:
@@ -159,15 +202,25 @@ def reply_kind(intent: str | None, actions: Sequence[str], bots: Sequence[BotUtt
 
 
 def turns(events: Sequence[Event], start: int = 0) -> list[Turn]:
-    """The user messages from `events[start]` on, each with what followed it."""
+    """The user messages from `events[start]` on, each with what followed it and its language."""
     found: list[Turn] = []
-    current: tuple[int, UserUttered, list[str], list[BotUttered]] | None = None
+    current: tuple[int, UserUttered, list[str], list[BotUttered], str] | None = None
+    slot = language_before(events, start)
+
+    def close(turn: tuple[int, UserUttered, list[str], list[BotUttered], str]) -> Turn:
+        return Turn(turn[0], turn[1], tuple(turn[2]), tuple(turn[3]), turn[4])
+
     for index in range(start, len(events)):
         event = events[index]
         if isinstance(event, UserUttered):
             if current is not None:
-                found.append(Turn(current[0], current[1], tuple(current[2]), tuple(current[3])))
-            current = (index, event, [], [])
+                found.append(close(current))
+            said = entity_value(event, LANGUAGE_ENTITY)
+            current = (index, event, [], [], known_language(said if said is not None else slot))
+        elif isinstance(event, SlotSet) and event.key == LANGUAGE_SLOT:
+            slot = event.value
+        elif isinstance(event, SLOTS_RESET):
+            slot = None
         elif current is None:
             continue
         elif isinstance(event, ActionExecuted) and event.action_name:
@@ -175,7 +228,7 @@ def turns(events: Sequence[Event], start: int = 0) -> list[Turn]:
         elif isinstance(event, BotUttered):
             current[3].append(event)
     if current is not None:
-        found.append(Turn(current[0], current[1], tuple(current[2]), tuple(current[3])))
+        found.append(close(current))
     return found
 
 
@@ -217,6 +270,7 @@ def build(sender_id: str, events: Sequence[Event], first_new: int) -> Records:
             "ts": turn.user.timestamp,
             "conversation": conversation,
             "channel": (turn.user.input_channel or "unknown")[:32],
+            "language": turn.language,
         }
         kind = turn.kind
         answers = turn.answers
@@ -259,11 +313,12 @@ def previous_user(events: Sequence[Event], index: int) -> UserUttered | None:
 def queue_item(
     base: dict[str, Any], reason: str, about: Turn | None, answer: str | None = None
 ) -> dict[str, Any]:
-    """A queue item about the message `about` (None: not among the events at hand). Of a message
-    that looked like a crisis nothing is kept: the item only counts it."""
+    """A queue item about the message `about` (None: not among the events at hand), in its language.
+    Of a message that looked like a crisis nothing is kept: the item only counts it."""
     shown = about if about is not None and not about.sensitive else None
     return {
         **base,
+        "language": about.language if about is not None else base["language"],
         "reason": reason,
         "text": shown.text if shown else None,
         "guesses": json.dumps(shown.guesses if shown else []),
@@ -305,6 +360,8 @@ def _feedback(records: Records, base: dict[str, Any], turn: Turn, earlier: Seque
             "helpful": helpful,
             "intent": about.intent if about else None,
             "confidence": about.confidence if about else None,
+            # The answer's language: the conversation's when it was given.
+            "language": about.language if about else base["language"],
         }
     )
     if not helpful:
@@ -312,6 +369,7 @@ def _feedback(records: Records, base: dict[str, Any], turn: Turn, earlier: Seque
         if about is not None and not about.typed:
             shown, item["text"] = asked(about, earlier)
             item["guesses"] = json.dumps([] if item["text"] is None else shown.guesses)
+            item["language"] = shown.language
         records.queue.append(item)
 
 

@@ -75,7 +75,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         self._rows_written(tracker.sender_id, written)
         try:
             for turn in recorded.turns:
-                metrics.turn(turn["kind"], turn["channel"])
+                metrics.turn(turn["kind"], turn["channel"], turn["language"])
         except Exception:
             # Saved already: a failing counter must not make Rasa's wrapper think the save failed.
             logger.exception("Counting a message for the metrics failed.")

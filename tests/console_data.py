@@ -90,6 +90,29 @@ QUEUE = [
 ]
 
 
+# Open queue items in Spanish, the same shape: their own group each (no English wording is alike).
+SPANISH_QUEUE = [
+    (
+        "¿el valium sirve para los temblores de la abstinencia?",
+        "did_you_mean",
+        "socketio",
+        [("ask_med_helps", 0.46), ("ask_withdrawal_symptoms", 0.31), ("ask_benzo_opioid_mix", 0.09)],
+        None,
+        None,
+    ),
+    (
+        "cuanto duran los sintomas de abstinencia del suboxone",
+        "not_helpful",
+        "telegram",
+        [("ask_withdrawal_timeline", 0.64), ("ask_med_what_is", 0.12), ("ask_withdrawal_symptoms", 0.1)],
+        "withdrawal_timeline",
+        "cuántos días exactamente",
+    ),
+]
+# The share of the demo conversations held in Spanish.
+SPANISH_SHARE = 0.2
+
+
 def make_database(path: Path, now: float | None = None, seed: int = 7) -> sa.engine.Engine:
     """A SQLite database at `path` with 30 days of turns, feedback, open and done queue items."""
     now = time.time() if now is None else now
@@ -123,6 +146,8 @@ def make_database(path: Path, now: float | None = None, seed: int = 7) -> sa.eng
             if ts > now:
                 continue
             conversation = schema.conversation_key(f"demo-{day}-{n // 4}")
+            # Seeded by the conversation: its messages share one language, and `rng` draws as before.
+            language = "es" if random.Random(f"{seed}-{day}-{n // 4}").random() < SPANISH_SHARE else "en"
             kind = rng.choices([k for k, _ in kinds], [w for _, w in kinds])[0]
             intent, (_topic, answer) = rng.choice(list(topics.items()))
             channel = rng.choice(channels)
@@ -135,6 +160,7 @@ def make_database(path: Path, now: float | None = None, seed: int = 7) -> sa.eng
                     "confidence": 0.9,
                     "kind": kind,
                     "answer": answer if kind == schema.ANSWER else None,
+                    "language": language,
                 }
             )
             if kind == schema.ANSWER and rng.random() < 0.3:
@@ -147,6 +173,7 @@ def make_database(path: Path, now: float | None = None, seed: int = 7) -> sa.eng
                         "helpful": rng.random() < 0.8,
                         "intent": intent,
                         "confidence": 0.9,
+                        "language": language,
                     }
                 )
     queue = [
@@ -159,8 +186,11 @@ def make_database(path: Path, now: float | None = None, seed: int = 7) -> sa.eng
             "answer": answer,
             "comment": comment,
             "guesses": json.dumps([{"intent": g, "confidence": c} for g, c in guesses]),
+            "language": language,
         }
-        for i, (text, reason, channel, guesses, answer, comment) in enumerate(QUEUE)
+        for i, (language, (text, reason, channel, guesses, answer, comment)) in enumerate(
+            [("en", entry) for entry in QUEUE] + [("es", entry) for entry in SPANISH_QUEUE]
+        )
     ]
     # A message that looked like a crisis: the recorder stores no text at all.
     queue.append(
@@ -188,7 +218,14 @@ def make_database(path: Path, now: float | None = None, seed: int = 7) -> sa.eng
             "resolution": "marked out of scope",
         }
     )
-    blank = {"answer": None, "comment": None, "status": schema.OPEN, "resolved_ts": None, "resolution": None}
+    blank = {
+        "answer": None,
+        "comment": None,
+        "status": schema.OPEN,
+        "resolved_ts": None,
+        "resolution": None,
+        "language": "en",
+    }
     queue = [{**blank, **item} for item in queue]
     with engine.begin() as connection:
         connection.execute(schema.turns.insert(), turns)
@@ -212,6 +249,16 @@ def copy_project(target: Path) -> Path:
     return target
 
 
+def nlu_snapshot(project: Path) -> dict[str, bytes]:
+    """Every file under the project's data/nlu (data/nlu/es too), by its path there."""
+    folder = project / "data" / "nlu"
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
 @dataclass
 class RunningConsole:
     url: str
@@ -221,7 +268,7 @@ class RunningConsole:
     log: Path
 
     def nlu_snapshot(self) -> dict[str, bytes]:
-        return {path.name: path.read_bytes() for path in sorted((self.project / "data" / "nlu").iterdir())}
+        return nlu_snapshot(self.project)
 
     def queue_snapshot(self) -> list[dict]:
         with self.engine.connect() as connection:

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser]
 # The widget's browser tests' fixture: Debian's Chromium, one per module.
 browser = test_widget_browser.browser
 
-CHARTS = ["traffic", "topics", "rates", "crisis", "helpful", "hours"]
+CHARTS = ["traffic", "topics", "rates", "crisis", "helpful", "hours", "languages"]
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,10 @@ def test_a_queue_item_becomes_training_data_in_the_right_file(browser, console):
     expect(group).to_contain_text("ask_med_helps")  # the assistant's best guess, with its confidence
     expect(group.get_by_role("checkbox")).to_have_count(3)
     expect(page.get_by_role("region", name="Crisis language: text not stored")).to_be_visible()
+    spanish = page.get_by_role("region", name="“¿el valium sirve para los temblores de la abstinencia?”")
+    expect(spanish.locator(".lang-tag").first).to_have_text("ESSpanish")  # "ES" seen, "Spanish" read out
+    hidden = spanish.locator(".lang-tag .visually-hidden").first.bounding_box()
+    assert hidden and hidden["width"] <= 1 and hidden["height"] <= 1  # for screen readers only
     shot(page, "console-queue")
 
     group.get_by_label("Add as examples of").select_option("ask_med_helps")
@@ -130,6 +134,9 @@ def test_dashboard_draws_every_chart_with_data(browser, console, viewport, optio
     page.get_by_role("link", name="Dashboard").click()
     expect(page.locator("#dashboard")).to_have_attribute("data-ready", "true")
     expect(page.locator("#figures")).to_contain_text("messages")
+    rows = page.get_by_role("table", name="By language").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1).get_by_role("rowheader")).to_have_text("Spanish (ES)")
     for name in CHARTS:
         canvas = page.locator(f"#chart-{name}")
         expect(canvas).to_be_visible()

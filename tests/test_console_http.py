@@ -13,7 +13,7 @@ from console_data import CRISIS_TEXT, PASSWORD, RunningConsole, csrf_of, log_in,
 
 from insights import schema
 
-PAGES = ["/", "/done", "/dashboard", "/new-answers.yml"]
+PAGES = ["/", "/done", "/dashboard", "/new-answers.yml", "/export/translations?language=es"]
 
 
 @pytest.fixture(scope="module")
@@ -331,6 +331,64 @@ def test_add_to_intent_writes_the_right_file_and_resolves_the_group(console):
     assert all(row["status"] == schema.ADDED for row in added)
     assert added[0]["resolution"] == "added to ask_med_helps (data/nlu/medications.yml)"
     assert open_ids(console, "kicking") == []
+
+
+def test_the_queue_shows_each_items_language_and_filters_by_it(console, unchanged):
+    http, _ = login(console)
+    everything = http.get(f"{console.url}/", timeout=10).text
+    still_open = [row["language"] for row in console.queue_snapshot() if row["status"] == schema.OPEN]
+    assert f"all ({len(still_open)})" in everything and f"English ({still_open.count('en')})" in everything
+    assert still_open.count("es") == 2 and "Spanish (2)" in everything
+    # Each phrasing is marked up in its language, with a tag a screen reader reads as its name.
+    assert '<label lang="es">' in everything and '<label lang="en">' in everything
+    assert '<span aria-hidden="true">ES</span><span class="visually-hidden">Spanish</span>' in everything
+    spanish = http.get(f"{console.url}/?language=es", timeout=10).text
+    assert "2 open in Spanish" in spanish
+    assert "temblores de la abstinencia" in spanish and "kratom" not in spanish
+    assert '<input type="hidden" name="language" value="es">' in spanish  # the actions come back here
+    english = http.get(f"{console.url}/?language=en", timeout=10).text
+    assert "kratom" in english and "temblores" not in english
+    for bad in ("fr", "other", "../../etc", "es%00"):
+        reply = http.get(f"{console.url}/?language={bad}", timeout=10)
+        assert reply.status_code == 400 and "language is one of en, es" in reply.text, bad
+
+
+def test_an_action_on_the_filtered_queue_returns_to_it(console):
+    http, token = login(console)
+    (item,) = [r for r in console.queue_snapshot() if "temblores" in (r["text"] or "")]
+    assert item["language"] == "es"
+    form = {"csrf": token, "item": [str(item["id"])], "language": "xx"}
+    refused = http.post(f"{console.url}/queue/out-of-scope", data=form, allow_redirects=False, timeout=10)
+    assert refused.status_code == 400 and open_ids(console, "temblores") == [str(item["id"])]
+    form["language"] = "es"
+    reply = http.post(f"{console.url}/queue/out-of-scope", data=form, allow_redirects=False, timeout=10)
+    assert reply.status_code == 303 and reply.headers["Location"] == "/?language=es"
+    assert open_ids(console, "temblores") == []
+    done = http.get(f"{console.url}/done", timeout=10).text
+    assert '<span lang="es">¿el valium sirve para los temblores de la abstinencia?</span>' in done
+    # As the test found it: open.
+    http.post(f"{console.url}/queue/reopen", data={"csrf": token, "item": str(item["id"])}, timeout=10)
+    assert open_ids(console, "temblores") == [str(item["id"])]
+
+
+def test_the_spanish_translations_export_is_a_csv_download(console, unchanged):
+    import csv
+    import io
+
+    http, _ = login(console)
+    reply = http.get(f"{console.url}/export/translations?language=es", timeout=10)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert reply.headers["Content-Disposition"] == 'attachment; filename="translations-es.csv"'
+    rows = list(csv.reader(io.StringIO(reply.content.decode("utf-8-sig"))))
+    assert rows[0] == ["answer", "English text", "Spanish text", "source"]
+    names = [row[0] for row in rows[1:]]
+    assert "utter_withdrawal_symptoms" in names and "helps.valium" in names
+    assert all(len(row) == 4 for row in rows)
+    assert "/export/translations?language=es" in http.get(f"{console.url}/", timeout=10).text  # the link
+    for bad in ("en", "fr", "../domain", "es,en"):
+        refused = http.get(f"{console.url}/export/translations?language={bad}", timeout=10)
+        assert refused.status_code == 400 and "language is one of es" in refused.text, bad
 
 
 def test_stats_json_behind_login(console):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from console_data import CRISIS_TEXT, copy_project, make_database
+from console_data import CRISIS_TEXT, copy_project, make_database, nlu_snapshot
 
 from console import nlu_files
 from console.app import export_new_answers, host_name
@@ -184,10 +185,10 @@ def test_empty_and_overlong_texts_are_skipped(project):
     ],
 )
 def test_only_real_intents_and_topics_are_accepted(project, intent, topic):
-    before = {path.name: path.read_bytes() for path in (project / "data" / "nlu").iterdir()}
+    before = nlu_snapshot(project)
     with pytest.raises(NluError):
         NluFiles(project).add_examples(intent, ["a perfectly fine question"], topic)
-    assert {path.name: path.read_bytes() for path in (project / "data" / "nlu").iterdir()} == before
+    assert nlu_snapshot(project) == before
 
 
 def test_the_write_is_atomic_and_keeps_the_file_mode(project, monkeypatch):
@@ -280,17 +281,57 @@ def test_dashboard_figures_from_the_tables(tmp_path):
     }
     assert stats["totals"]["crisis"] == sum(stats["crisis"]) > 0
     assert all(set(v) == {"yes", "no"} for v in stats["helpfulness"].values())
-    assert stats["totals"]["queue_open"] == 9
+    assert stats["totals"]["queue_open"] == 11
     assert 0 < stats["totals"]["did_you_mean_rate"] < 0.2
     json.dumps(stats)  # the JSON endpoint sends exactly this
+
+
+def test_dashboard_figures_by_language_add_up_to_the_totals(tmp_path):
+    now = 1_796_000_000.0
+    store = Store(make_database(tmp_path / "c.db", now=now))
+    stats = store.stats(30, NluFiles(copy_project(tmp_path / "p")).topics(), now=now)
+    by_language = stats["by_language"]
+    assert list(by_language) == ["en", "es"]
+    assert [figures["name"] for figures in by_language.values()] == ["English", "Spanish"]
+    totals = stats["totals"]
+    for figure in ("messages", "crisis", "queue_open"):
+        assert sum(f[figure] for f in by_language.values()) == totals[figure], figure
+    assert sum(f["conversations"] for f in by_language.values()) == totals["conversations"]
+    assert 0 < by_language["es"]["messages"] < by_language["en"]["messages"]
+    assert (by_language["en"]["queue_open"], by_language["es"]["queue_open"]) == (9, 2)
+    for language, series in stats["messages_by_language"].items():
+        assert len(series) == 30 and sum(series) == by_language[language]["messages"]
+    assert [sum(day) for day in zip(*stats["messages_by_language"].values(), strict=True)] == stats[
+        "messages"
+    ]
+    for figures in by_language.values():
+        assert 0 <= figures["did_you_mean_rate"] < 0.3 and 0 <= figures["helpful_rate"] <= 1
+
+
+def test_a_row_in_an_unknown_language_is_counted_as_other(tmp_path):
+    engine = make_database(tmp_path / "c.db")
+    with engine.begin() as connection:
+        connection.execute(schema.turns.update().where(schema.turns.c.id == 1).values(language="xx"))
+    stats = Store(engine).stats(30, {})
+    assert stats["by_language"]["other"]["messages"] == 1 and stats["by_language"]["other"]["name"] == "Other"
 
 
 def test_open_items_never_carry_the_sender(tmp_path):
     store = Store(make_database(tmp_path / "c.db"))
     items = store.open_items()
-    assert len(items) == 9 and all("conversation" not in item for item in items)
+    assert len(items) == 11 and all("conversation" not in item for item in items)
     assert next(i for i in items if i["text"] is None)["guesses"][0]["intent"] == "crisis"
     assert CRISIS_TEXT not in json.dumps(items)
+
+
+def test_open_items_by_language(tmp_path):
+    store = Store(make_database(tmp_path / "c.db"))
+    assert store.open_by_language() == {"en": 9, "es": 2}
+    spanish = store.open_items("es")
+    assert [i["language"] for i in spanish] == ["es", "es"]
+    assert "¿el valium sirve para los temblores de la abstinencia?" in [i["text"] for i in spanish]
+    assert {i["language"] for i in store.open_items("en")} == {"en"} and len(store.open_items("en")) == 9
+    assert all(i["language"] in ("en", "es") for i in store.done_items())
 
 
 def test_new_answers_export_groups_each_decision_and_redacts(tmp_path):
@@ -326,3 +367,74 @@ def test_console_refuses_to_start_without_a_password(tmp_path):
         timeout=60,
     )
     assert done.returncode == 2 and "CONSOLE_PASSWORD" in done.stderr
+
+
+# -- the translations export ---------------------------------------------------------------------
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    assert text.startswith("\ufeff")  # a spreadsheet program then reads the accents right
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def test_translations_export_has_every_answer_in_english_and_spanish_with_the_placeholders_filled():
+    from console.translations import export
+    from content import load_content
+    from storage.record import curated_answers
+
+    root = Path(__file__).resolve().parent.parent
+    domain = yaml.safe_load((root / "domain.yml").read_text())
+    rows = read_csv(export(root / "domain.yml", load_content(), "es", "Spanish"))
+    assert list(rows[0]) == ["answer", "English text", "Spanish text", "source"]
+    by_name = {row["answer"]: row for row in rows}
+    assert len(by_name) == len(rows), "one row per name"
+    for response in domain["responses"]:
+        assert response in by_name and by_name[response]["source"] == "domain.yml"
+    medication_answers = {name for name in curated_answers() if "." in name}
+    assert medication_answers <= set(by_name)
+    helps = by_name["helps.valium"]
+    assert helps["English text"].startswith("Valium (diazepam) can take the edge off")
+    assert helps["Spanish text"].startswith("Valium (diazepam) puede aliviar")
+    assert helps["source"] == "content/medication_answers.yml; content/medication_answers_es.yml"
+    # Filled from domain.yml's slots, as a person reads them; only {medication} stays (several medicines).
+    assert "Fuente (artículo en inglés): “Does Valium Help With Opioid Withdrawal”" in helps["Spanish text"]
+    goodbye = by_name["utter_goodbye"]
+    assert domain["slots"]["helpline_es"]["initial_value"] in goodbye["Spanish text"]
+    assert domain["slots"]["helpline"]["initial_value"] in goodbye["English text"]
+    for row in rows:
+        for column in ("English text", "Spanish text"):
+            assert not re.findall(r"\{(?!medication\})[a-z_]+\}", row[column]), (row["answer"], column)
+    buttons = by_name["utter_greet_disclaimer (buttons)"]
+    assert "Ver todos los temas" in buttons["Spanish text"] and "Show all topics" in buttons["English text"]
+    assert by_name["which_medication"]["Spanish text"]
+
+
+def test_a_response_without_its_translation_is_exported_with_an_empty_cell(tmp_path):
+    from console.translations import export
+    from content import load_content
+
+    domain = tmp_path / "domain.yml"
+    domain.write_text(
+        yaml.safe_dump(
+            {
+                "slots": {"helpline": {"type": "text", "initial_value": "the line"}},
+                "responses": {
+                    "utter_new": [{"text": "Call {helpline}."}],
+                    "utter_twice": [
+                        {"text": "One", "condition": [{"type": "slot", "name": "language", "value": "es"}]},
+                        {"text": "Uno", "condition": [{"type": "slot", "name": "language", "value": "es"}]},
+                        {"text": "First"},
+                    ],
+                },
+            }
+        )
+    )
+    rows = read_csv(export(domain, load_content(), "es", "Spanish"))
+    assert [(r["answer"], r["English text"], r["Spanish text"]) for r in rows[:3]] == [
+        ("utter_new", "Call the line.", ""),
+        ("utter_twice", "First", "One"),
+        ("utter_twice (variation 2)", "", "Uno"),
+    ]

@@ -104,3 +104,19 @@ def test_a_crisis_is_counted_but_its_text_is_kept_nowhere(recording):
         kept = repr(connection.execute("SELECT * FROM faq_queue").fetchall())
         kept += repr(connection.execute("SELECT * FROM faq_feedback").fetchall())
     assert "breathing" not in kept and "kill" not in kept
+
+
+def test_a_spanish_conversation_is_recorded_in_spanish(recording):
+    servers, db = recording
+    sender = "rec-spanish"
+    answer = servers.say(sender, "¿el valium ayuda con la abstinencia de los opioides?")
+    prompt = answer[-1]["feedback"]
+    assert prompt["language"] == "es", answer  # answered in Spanish
+    servers.say(sender, prompt["no"]["payload"])  # a button: no language of its own, the slot's
+    servers.say(sender, '/help_menu{"language":"en"}')  # "Continue in English"
+
+    assert [t["language"] for t in rows(db, "faq_turns", sender)] == ["es", "es", "en"]
+    (feedback,) = rows(db, "faq_feedback", sender)
+    assert (feedback["answer"], feedback["language"]) == (prompt["answer"], "es")
+    (item,) = rows(db, "faq_queue", sender)
+    assert (item["reason"], item["language"]) == (schema.REASON_NOT_HELPFUL, "es")

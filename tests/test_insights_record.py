@@ -177,6 +177,7 @@ def test_reply_kinds():
         "confidence": 0.9,
         "kind": schema.OTHER,
         "answer": None,
+        "language": "en",
     }
 
 
@@ -439,6 +440,90 @@ def test_no_about_a_crisis_free_answer_of_an_earlier_session_is_queued_without_t
     )
 
 
+# --- the language of each row ---------------------------------------------------------------------
+
+
+def spanish() -> list[dict[str, Any]]:
+    """The entity components/language.py adds to a message it is sure is Spanish."""
+    return [{"entity": "language", "value": "es"}]
+
+
+def test_each_turn_has_the_conversations_language_at_it():
+    chat = Chat()
+    chat.say("hi", "greet")
+    chat.utter("utter_greet_disclaimer")
+    chat.say("hola, que tal", "greet", entities=spanish())  # sure of it: the slot follows
+    chat.reply("utter_greet", slots={"language": "es"})
+    chat.say("valium", "ask_med_what_is")  # too short to tell: the conversation's language stays
+    chat.medication_answer("what_is.valium")
+    english = [{"entity": "language", "value": "en"}]
+    chat.say('/help_menu{"language":"en"}', "help_menu", 1.0, entities=english)  # "Continue in English"
+    chat.reply("utter_help_menu", slots={"language": "en"})
+    chat.say("ok", "thank")
+    chat.utter("utter_thank")
+    forged = [{"entity": "language", "value": "xx"}]  # no reply has a variation for it: English is read
+    chat.say('/help_menu{"language":"xx"}', "help_menu", 1.0, entities=forged)
+    chat.reply("utter_help_menu", slots={"language": "xx"})
+    chat.say("and then", "thank")
+    chat.utter("utter_thank")
+    assert [t["language"] for t in built(chat).turns] == ["en", "es", "es", "en", "en", "en", "en"]
+
+
+def test_the_language_set_before_the_save_carries_into_it_and_a_new_session_resets_it():
+    chat = Chat()
+    chat.say("hola", "greet", entities=spanish())
+    chat.reply("utter_greet", slots={"language": "es"})
+    first_new = len(chat.events)
+    chat.say("el valium ayuda?", "ask_med_helps")  # no entity this time
+    chat.medication_answer("helps.valium")
+    assert [t["language"] for t in built(chat, first_new).turns] == ["es"]
+    # domain.yml carries no slot over to a new session: it starts in English until told otherwise.
+    chat.events += [
+        ActionExecuted("action_session_start", timestamp=chat.tick()),
+        SessionStarted(timestamp=chat.tick()),
+        ActionExecuted("action_listen", timestamp=chat.tick()),
+    ]
+    first_new = len(chat.events)
+    chat.say("does valium help", "ask_med_helps")
+    chat.medication_answer("helps.valium")
+    assert [t["language"] for t in built(chat, first_new).turns] == ["en"]
+
+
+def test_queue_items_and_feedback_have_the_language_of_the_message_they_show():
+    chat = Chat()
+    ranking = [("nlu_fallback", 0.4), ("ask_med_helps", 0.3)]
+    chat.say("pastillas para la malilla cosa", "nlu_fallback", 0.4, ranking, entities=spanish())
+    chat.reply(
+        "action_suggest_questions",
+        BotUttered("Quiso decir", {"buttons": SUGGESTIONS}, {}),
+        slots={"language": "es"},
+    )
+    chat.say("/none_of_these", "none_of_these", 1.0)
+    chat.utter("utter_default")
+    chat.say("el valium ayuda con la abstinencia", "ask_med_helps", 0.8, entities=spanish())
+    chat.medication_answer("helps.valium")
+    # Switched to English, then a "no" about the Spanish answer: the answer's language is recorded.
+    chat.say("in english please", "help_menu", 1.0, entities=[{"entity": "language", "value": "en"}])
+    chat.reply("utter_help_menu", slots={"language": "en"})
+    chat.feedback("feedback_no", "helps.valium")
+
+    records = built(chat)
+    assert [t["language"] for t in records.turns] == ["es", "es", "es", "en", "en"]
+    assert [(q["reason"], q["language"]) for q in records.queue] == [
+        (schema.REASON_DID_YOU_MEAN, "es"),
+        (schema.REASON_NONE_OF_THESE, "es"),
+        (schema.REASON_NOT_HELPFUL, "es"),
+    ]
+    (feedback,) = records.feedback
+    assert (feedback["answer"], feedback["language"]) == ("helps.valium", "es")
+
+
+def test_the_languages_are_the_contents():
+    from content import LANGUAGES
+
+    assert schema.LANGUAGES == LANGUAGES and LANGUAGES[0] == schema.ENGLISH
+
+
 # --- written by the conversation store -----------------------------------------------------------
 
 STORES = [PrivateSQLTrackerStore, IncrementalPrivateSQLTrackerStore]
@@ -462,8 +547,8 @@ async def save_turns(store, rasa_domain, chat: Chat, since: int) -> None:
 
 @pytest.mark.parametrize("kind", STORES)
 async def test_the_store_writes_the_rows_with_the_events(kind, rasa_domain, tmp_path, monkeypatch):
-    counted: list[tuple[str, str]] = []
-    monkeypatch.setattr("insights.metrics.turn", lambda k, c: counted.append((k, c)))
+    counted: list[tuple[str, str, str]] = []
+    monkeypatch.setattr("insights.metrics.turn", lambda k, c, language: counted.append((k, c, language)))
     db = tmp_path / "conversations.db"
     store = kind(domain=rasa_domain, dialect="sqlite", db=str(db))
     chat = Chat()
@@ -482,7 +567,7 @@ async def test_the_store_writes_the_rows_with_the_events(kind, rasa_domain, tmp_
     turns = rows(db, schema.turns)
     kinds = [schema.ANSWER, schema.FEEDBACK, schema.FALLBACK, schema.OUT_OF_SCOPE]
     assert [t["kind"] for t in turns] == kinds
-    assert counted == [(t["kind"], "rest") for t in turns]
+    assert counted == [(t["kind"], "rest", "en") for t in turns]
     (feedback,) = rows(db, schema.feedback)
     assert (feedback["answer"], feedback["helpful"]) == ("helps.valium", False)
     queue = rows(db, schema.queue)
@@ -536,3 +621,93 @@ async def test_purge_deletes_old_rows_of_every_table(kind, rasa_domain, tmp_path
     assert deleted == len(old.events) + 2 + 1 + 1
     assert [len(rows(db, t)) for t in schema.TABLES] == [1, 0, 0]
     assert rows(db, schema.turns)[0]["ts"] == recent
+
+
+async def test_the_store_writes_the_language_of_every_row(rasa_domain, tmp_path):
+    db = tmp_path / "conversations.db"
+    store = IncrementalPrivateSQLTrackerStore(domain=rasa_domain, dialect="sqlite", db=str(db))
+    chat = Chat()
+    chat.say("el valium ayuda con la abstinencia", "ask_med_helps", entities=spanish())
+    chat.medication_answer("helps.valium")
+    chat.events.append(SlotSet("language", "es", timestamp=chat.tick()))
+    chat.feedback("feedback_no", "helps.valium")
+    await save_turns(store, rasa_domain, chat, 0)
+    assert [t["language"] for t in rows(db, schema.turns)] == ["es", "es"]
+    assert [f["language"] for f in rows(db, schema.feedback)] == ["es"]
+    assert [(q["reason"], q["language"]) for q in rows(db, schema.queue)] == [
+        (schema.REASON_NOT_HELPFUL, "es")
+    ]
+
+
+# The tables as the released versions created them, before the `language` column.
+OLD_TABLES = [
+    "CREATE TABLE faq_turns (id INTEGER PRIMARY KEY, ts FLOAT NOT NULL, conversation VARCHAR(32) NOT NULL,"
+    " channel VARCHAR(32) NOT NULL, intent VARCHAR(64), confidence FLOAT, kind VARCHAR(16) NOT NULL,"
+    " answer VARCHAR(64))",
+    "CREATE TABLE faq_feedback (id INTEGER PRIMARY KEY, ts FLOAT NOT NULL, conversation VARCHAR(32) NOT NULL,"
+    " channel VARCHAR(32) NOT NULL, answer VARCHAR(64) NOT NULL, helpful BOOLEAN NOT NULL,"
+    " intent VARCHAR(64), confidence FLOAT)",
+    "CREATE TABLE faq_queue (id INTEGER PRIMARY KEY, ts FLOAT NOT NULL, conversation VARCHAR(32) NOT NULL,"
+    " channel VARCHAR(32) NOT NULL, reason VARCHAR(16) NOT NULL, text TEXT, guesses TEXT NOT NULL,"
+    " answer VARCHAR(64), comment TEXT, status VARCHAR(16) NOT NULL, resolved_ts FLOAT, resolution TEXT)",
+    "INSERT INTO faq_turns (ts, conversation, channel, kind) VALUES (1.0, 'old', 'rest', 'answer')",
+    "INSERT INTO faq_feedback (ts, conversation, channel, answer, helpful)"
+    " VALUES (1.0, 'old', 'rest', 'a', 1)",
+    "INSERT INTO faq_queue (ts, conversation, channel, reason, text, guesses, status)"
+    " VALUES (1.0, 'old', 'rest', 'out_of_scope', 'weather', '[]', 'open')",
+]
+
+
+async def test_an_older_database_gets_the_language_column_and_keeps_its_rows(rasa_domain, tmp_path):
+    db = tmp_path / "conversations.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as connection:
+        for statement in OLD_TABLES:
+            connection.execute(sa.text(statement))
+    store = PrivateSQLTrackerStore(domain=rasa_domain, dialect="sqlite", db=str(db))  # upgrades it
+    columns = {t.name: [c["name"] for c in sa.inspect(engine).get_columns(t.name)] for t in schema.TABLES}
+    assert all(names[-1] == "language" for names in columns.values()), columns
+    # Recorded by an English-only version: English.
+    assert [[r["language"] for r in rows(db, table)] for table in schema.TABLES] == [["en"]] * 3
+    assert schema.add_missing_columns(engine) == []  # once only; a second start changes nothing
+    schema.create_tables(engine)
+
+    chat = Chat()
+    chat.say("hola", "greet", entities=spanish())
+    chat.utter("utter_greet")
+    await save_turns(store, rasa_domain, chat, 0)
+    assert [t["language"] for t in rows(db, schema.turns)] == ["en", "es"]
+    engine.dispose()
+
+
+def test_servers_starting_together_upgrade_an_older_database_once(tmp_path):
+    """Both Rasa servers and the console start at once on the same database: each checks, one adds the
+    column, the others' ALTER fails ("duplicate column") and their next try finds it there."""
+    import threading
+
+    db = tmp_path / "conversations.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as connection:
+        for statement in OLD_TABLES:
+            connection.execute(sa.text(statement))
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        own = sa.create_engine(f"sqlite:///{db}")
+        try:
+            schema.create_tables(own)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for table in schema.TABLES:
+        names = [c["name"] for c in sa.inspect(engine).get_columns(table.name)]
+        assert names.count("language") == 1, names
+    engine.dispose()

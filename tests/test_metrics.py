@@ -39,12 +39,16 @@ def test_the_functions_work_in_one_process_without_a_folder():
     r = metrics.registry()
     metrics.declare_channel("unit-one")
     assert value(r, "faq_refusals_total", channel="unit-one", reason="too_long", status="413") == 0
-    assert r.get_sample_value("faq_replies_total", {"channel": "unit-one", "kind": "crisis"}) == 0
+    for language in ("en", "es", "other"):
+        labels = {"channel": "unit-one", "kind": "crisis", "language": language}
+        assert r.get_sample_value("faq_replies_total", labels) == 0
     metrics.accepted("unit-one")
     assert value(r, "faq_messages_in_flight", channel="unit-one") == 1
     metrics.finished("unit-one", 0.3)
-    metrics.turn("answer", "unit-one")
+    metrics.turn("answer", "unit-one", "en")
     metrics.turn("no such kind", "unit-one")  # a label outside the fixed list would grow without bound
+    metrics.turn("answer", "unit-one", "es")
+    metrics.turn("answer", "unit-one", "fr")  # nor may a language: "other"
     metrics.refused(metrics.RATE_LIMITED, 429, "unit-one")
     metrics.error("unit-one")
     assert value(r, "faq_messages_total", channel="unit-one") == 1
@@ -52,8 +56,12 @@ def test_the_functions_work_in_one_process_without_a_folder():
     assert value(r, "faq_message_latency_seconds_count", channel="unit-one") == 1
     assert value(r, "faq_message_latency_seconds_bucket", channel="unit-one", le="0.25") == 0
     assert value(r, "faq_message_latency_seconds_bucket", channel="unit-one", le="0.5") == 1
-    assert value(r, "faq_replies_total", channel="unit-one", kind="answer") == 1
-    assert value(r, "faq_replies_total", channel="unit-one", kind="other") == 1
+    assert value(r, "faq_replies_total", channel="unit-one", kind="answer", language="en") == 1
+    assert value(r, "faq_replies_total", channel="unit-one", kind="other", language="en") == 1
+    assert value(r, "faq_replies_total", channel="unit-one", kind="answer", language="es") == 1
+    assert value(r, "faq_replies_total", channel="unit-one", kind="answer", language="other") == 1
+    languages = {s.labels["language"] for m in r.collect() if m.name == "faq_replies" for s in m.samples}
+    assert languages == {"en", "es", "other"}
     assert value(r, "faq_refusals_total", channel="unit-one", reason="rate_limited", status="429") == 1
     assert value(r, "faq_errors_total", channel="unit-one", cause="exception") == 1
 
@@ -64,7 +72,7 @@ def test_a_call_costs_microseconds():
     for _ in range(10_000):
         metrics.accepted("unit-speed")
         metrics.finished("unit-speed", 0.02)
-        metrics.turn("answer", "unit-speed")
+        metrics.turn("answer", "unit-speed", "es")
     per_message = (time.perf_counter() - started) / 10_000
     assert per_message < 200e-6, f"{per_message * 1e6:.0f} µs per message"
 
@@ -87,7 +95,7 @@ FORKED_WORKERS = textwrap.dedent(
             for n in range(messages):
                 metrics.accepted("rest")
                 metrics.finished("rest", 0.01 * (n + 1))
-                metrics.turn("answer" if n % 2 else "crisis", "rest")
+                metrics.turn("answer" if n % 2 else "crisis", "rest", "es" if n == 0 else "en")
             metrics.refused(metrics.IN_FLIGHT, 429, "rest")
             metrics.error("rest", metrics.NO_REPLY)
             os._exit(0)
@@ -109,9 +117,11 @@ def test_the_counts_of_every_process_are_summed(tmp_path):
     assert len(list(tmp_path.glob("counter_*.db"))) == 6  # two main processes and four workers
     r = build_registry(str(tmp_path), None)
     assert value(r, "faq_messages_total", channel="rest") == 16
-    assert value(r, "faq_replies_total", channel="rest", kind="answer") == 2 * 1 + 2 * 2
-    assert value(r, "faq_replies_total", channel="rest", kind="crisis") == 2 * 2 + 2 * 3
-    assert value(r, "faq_replies_total", channel="rest", kind="dosing") == 0  # declared, never seen
+    assert value(r, "faq_replies_total", channel="rest", kind="answer", language="en") == 2 * 1 + 2 * 2
+    # Each worker's first message is in Spanish (a crisis), the others in English.
+    assert value(r, "faq_replies_total", channel="rest", kind="crisis", language="es") == 4
+    assert value(r, "faq_replies_total", channel="rest", kind="crisis", language="en") == 2 * 1 + 2 * 2
+    assert value(r, "faq_replies_total", channel="rest", kind="dosing", language="es") == 0  # declared
     assert value(r, "faq_message_latency_seconds_count", channel="rest") == 16
     assert value(r, "faq_message_latency_seconds_sum", channel="rest") == pytest.approx(
         2 * (0.01 + 0.02 + 0.03) + 2 * (0.01 + 0.02 + 0.03 + 0.04 + 0.05)

@@ -18,7 +18,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from servers import MODEL, Servers, running_servers, shipped_storage
 
-from insights import schema
+from insights import metrics, schema
 
 pytestmark = pytest.mark.server
 
@@ -31,6 +31,7 @@ CONVERSATIONS = {
     "metrics-hello": "hello",
     "metrics-odd": "purple elephants dance on tuesdays",
     "metrics-answer-2": "what is klonopin",
+    "metrics-spanish": "¿el valium ayuda con la abstinencia de los opioides?",
 }
 
 
@@ -174,9 +175,19 @@ def recorded_turns(database: Path) -> tuple[int, int]:
 )
 def test_reply_kinds_and_the_queue_match_what_was_recorded(sent):
     samples = scrape(sent.servers)
-    kinds = {kind: sample(samples, "faq_replies_total", channel="rest", kind=kind) for kind in schema.KINDS}
+    by_language = {
+        language: {
+            kind: sample(samples, "faq_replies_total", channel="rest", kind=kind, language=language)
+            for kind in schema.KINDS
+        }
+        for language in metrics.LANGUAGE_LABELS
+    }
+    kinds = {kind: sum(counts[kind] for counts in by_language.values()) for kind in schema.KINDS}
     assert sum(kinds.values()) == sent.accepted(), kinds
     assert kinds["crisis"] >= 1 and kinds["dosing"] >= 1 and kinds["answer"] >= 2, kinds
+    # The Spanish question is counted in Spanish (whatever its reply); nothing in a third language.
+    assert sum(by_language["es"].values()) >= 1, by_language
+    assert sum(by_language["other"].values()) == 0, by_language
     turns, open_items = recorded_turns(sent.workdir / "conversations.db")
     assert turns == sent.accepted()
     queue = sum(sample(samples, "faq_queue_open", reason=reason) for reason in schema.REASONS)

@@ -127,6 +127,52 @@ function draw(stats) {
     },
   });
 
+  // Each language's messages per day, stacked: their sum is the messages line above.
+  const languages = Object.keys(stats.by_language);
+  chart("chart-languages", {
+    type: "bar",
+    data: {
+      labels: days,
+      datasets: languages.map((code, n) => ({
+        label: stats.by_language[code].name,
+        data: stats.messages_by_language[code],
+        backgroundColor: [BLUE, ORANGE, "#8e6bbf"][n % 3],
+      })),
+    },
+    options: {
+      scales: { x: { stacked: true }, y: { ...integer, stacked: true } },
+      interaction: { mode: "index", intersect: false },
+    },
+  });
+
+  const body = document.querySelector("#languages tbody");
+  body.replaceChildren(
+    ...languages.map((code) => {
+      const figures = stats.by_language[code];
+      const row = document.createElement("tr");
+      const name = document.createElement("th");
+      name.scope = "row";
+      name.textContent = `${figures.name} (${code.toUpperCase()})`;
+      row.append(name);
+      for (const value of [
+        figures.messages.toLocaleString(),
+        figures.conversations.toLocaleString(),
+        figures.answers.toLocaleString(),
+        percent(figures.did_you_mean_rate),
+        percent(figures.out_of_scope_rate),
+        figures.crisis.toLocaleString(),
+        percent(figures.helpful_rate),
+        figures.queue_open.toLocaleString(),
+      ]) {
+        const cell = document.createElement("td");
+        cell.className = "number";
+        cell.textContent = value;
+        row.append(cell);
+      }
+      return row;
+    }),
+  );
+
   chart("chart-hours", {
     type: "bar",
     data: {
