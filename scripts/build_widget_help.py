@@ -1,4 +1,4 @@
-"""Writes the widget's "Get help now" content from domain.yml's resource slots, where numbers live."""
+"""Writes the widget's "Get help now" content, in each language, from domain.yml's resource slots."""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ def placeholders(template: str) -> list[str]:
     return [field for _, field, _, _ in string.Formatter().parse(template) if field]
 
 
-def help_content(domain: dict[str, Any], panel: dict[str, Any]) -> dict[str, Any]:
-    values = resource_values(domain)
+def panel_in(
+    values: dict[str, str], panel: dict[str, Any], language: str
+) -> tuple[dict[str, Any], list[str]]:
+    """One language's button, title and filled-in lines, and the slots they use."""
     used: list[str] = []
     lines = []
     for template in panel["lines"]:
@@ -40,10 +42,27 @@ def help_content(domain: dict[str, Any], panel: dict[str, Any]) -> dict[str, Any
         missing = [name for name in names if name not in values]
         if missing:
             raise KeyError(f"{PANEL.name}: {missing} are not resource slots of {DOMAIN.name}")
+        # A service with a route of its own in this language must be shown with it.
+        english = [name for name in names if language != "en" and f"{name}_{language}" in values]
+        if english:
+            wanted = [f"{name}_{language}" for name in english]
+            raise ValueError(f"{PANEL.name} ({language}): write {wanted} instead of {english}")
         used += names
         lines.append(template.format(**values))
+    return {"button": panel["button"], "title": panel["title"], "lines": lines}, used
+
+
+def help_content(domain: dict[str, Any], panel: dict[str, Any]) -> dict[str, Any]:
+    """English at the top (button, title, lines, shortCodes), as before there were other languages;
+    each other language of the panel under its code ("es": {button, title, lines})."""
+    values = resource_values(domain)
+    content, used = panel_in(values, panel, "en")
+    translations: dict[str, Any] = {}
+    for language in sorted(key for key, value in panel.items() if isinstance(value, dict)):
+        translations[language], in_language = panel_in(values, panel[language], language)
+        used += in_language
     short_codes = sorted({code for name in used for code in SHORT_CODE.findall(values[name])})
-    return {"button": panel["button"], "title": panel["title"], "lines": lines, "shortCodes": short_codes}
+    return {**content, "shortCodes": short_codes, **translations}
 
 
 def main() -> None:

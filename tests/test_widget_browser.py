@@ -37,8 +37,11 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "results" / "screenshots"
 TITLE = "Withdrawal & benzos FAQ"  # widget/demo/index.html
+TITLE_ES = "Abstinencia y benzos"
 REPLY_TIMEOUT_MS = 60_000
-FEEDBACK_GROUP = "Was this answer helpful?"  # the control's label (widget/src/widget.js)
+FEEDBACK_GROUP = "Was this answer helpful?"  # the control's label (widget/src/i18n.js)
+FEEDBACK_GROUP_ES = "¿Le fue útil esta respuesta?"
+AXE = ROOT / "widget" / "node_modules" / "axe-core" / "axe.min.js"  # pinned in widget/package-lock.json
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 
@@ -139,9 +142,9 @@ class Page:
             timeout=REPLY_TIMEOUT_MS
         )
 
-    def ask(self, text: str) -> None:
+    def ask(self, text: str, textbox: str = "Type your question") -> None:
         replies_before = self.bot_messages().count()
-        self.page.get_by_role("textbox", name="Type your question").fill(text)
+        self.page.get_by_role("textbox", name=textbox).fill(text)
         self.page.keyboard.press("Enter")
         expect(self.bot_messages()).not_to_have_count(replies_before, timeout=REPLY_TIMEOUT_MS)
 
@@ -173,9 +176,10 @@ def phone(browser, site) -> Iterator[Page]:
     assert not tab.errors, tab.errors
 
 
-def answer_start(question: str, medication: str) -> str:
+def answer_start(question: str, medication: str, language: str = "en") -> str:
     """The first words of a curated answer, from the content file the action server uses."""
-    answers = load_yaml(ROOT / "content" / "medication_answers.yml")
+    name = "medication_answers.yml" if language == "en" else f"medication_answers_{language}.yml"
+    answers = load_yaml(ROOT / "content" / name)
     return answers["answers"][question][medication]["text"].split(",")[0]
 
 
@@ -398,7 +402,15 @@ def wait_for_queue_item(site: Site, session_id: str, done: Any, timeout: float =
 
 
 def utter_text(response: str) -> str:
-    return load_yaml(ROOT / "domain.yml")["responses"][response][0]["text"]
+    variations = load_yaml(ROOT / "domain.yml")["responses"][response]
+    return next(v["text"] for v in variations if "condition" not in v)  # the English one
+
+
+def spanish_variation(response: str) -> dict[str, Any]:
+    """A response's Spanish variation in domain.yml (its condition: slot language = es)."""
+    variations = load_yaml(ROOT / "domain.yml")["responses"][response]
+    spanish = {"type": "slot", "name": "language", "value": "es"}
+    return next(v for v in variations if spanish in v.get("condition", []))
 
 
 def test_feedback_no_puts_the_answer_in_the_queue(desktop: Page, site: Site):
@@ -466,6 +478,88 @@ def test_feedback_control_on_a_phone(phone: Page):
     page.keyboard.press("Enter")
     expect(feedback.get_by_role("status")).to_have_text("Thanks for your feedback.")
     expect(page.get_by_role("textbox", name="Type your question")).to_be_focused()
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.x A/AA violations in the widget (its shadow root included)."""
+    page.evaluate(AXE.read_text(encoding="utf-8"))  # DevTools' evaluate: the page's CSP allows it
+    return page.evaluate(
+        """async () => {
+          const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+          const result = await axe.run(
+            { include: [['[data-rasa-widget]']] }, { runOnly: { type: 'tag', values: tags } },
+          );
+          return result.violations.map(({ id, nodes }) => ({ id, nodes: nodes.map((node) => node.target) }));
+        }"""
+    )
+
+
+def test_spanish_widget_on_a_phone(phone: Page):
+    """Español in the header: the widget's words, its lang, the assistant's answers and the help panel."""
+    page = phone.page
+    phone.open_chat()
+    page.get_by_role("button", name="Español", exact=True).click()
+    widget = page.locator("[data-rasa-widget] .widget")
+    expect(widget).to_have_attribute("lang", "es")
+    expect(page.get_by_role("button", name="Español", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="English", exact=True)).to_have_attribute("aria-pressed", "false")
+    expect(page.get_by_role("group", name="Idioma")).to_be_visible()
+    expect(page.get_by_role("heading", name=TITLE_ES)).to_be_visible()
+    expect(page.get_by_role("textbox", name="Escriba su pregunta")).to_have_attribute(
+        "placeholder", "Escriba su pregunta"
+    )
+    expect(page.get_by_role("button", name="Enviar")).to_be_visible()
+    expect(page.get_by_role("button", name="Cerrar el chat")).to_be_visible()
+    help_es = expected_help()["es"]
+    expect(page.get_by_role("button", name=help_es["button"])).to_be_visible()
+    # The name is the person's message; the assistant answers the payload with the Spanish topics.
+    expect(page.locator(".message.user .text").last).to_have_text("Español")
+    expect(phone.log).not_to_contain_text("help_menu")
+    menu = spanish_variation("utter_help_menu")["buttons"][0]["title"]
+    expect(page.get_by_role("group", name="Respuestas sugeridas")).to_contain_text(
+        menu, timeout=REPLY_TIMEOUT_MS
+    )
+
+    phone.ask("¿el valium ayuda con la abstinencia?", textbox="Escriba su pregunta")
+    expect(phone.log).to_contain_text(answer_start("helps", "valium", "es"), timeout=REPLY_TIMEOUT_MS)
+    expect(phone.log).to_contain_text("Fuente (artículo en inglés)")
+    expect(phone.log).not_to_contain_text("Source:")
+    # The server's Spanish "Was this helpful?", with the widget's own words around it in Spanish.
+    feedback = page.get_by_role("group", name=FEEDBACK_GROUP_ES)
+    expect(feedback).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
+    expect(feedback).to_have_attribute("lang", "es")
+    expect(feedback.get_by_role("button", name="Sí")).to_be_visible()
+    assert axe_violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # For the README: the question at the top, the answer under it; phone-sized in CSS pixels.
+    page.locator(".body").evaluate(
+        """body => {
+          const question = [...body.querySelectorAll('.message.user')].at(-1);
+          body.scrollTop += question.getBoundingClientRect().top - body.getBoundingClientRect().top - 8;
+        }"""
+    )
+    page.locator(".input").evaluate("node => node.blur()")
+    # docs/widget-es.png (README) is a copy of this one, taken by hand: a test run leaves docs/ alone.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "phone-es-answer.png"), scale="css")
+
+    page.get_by_role("button", name=help_es["button"]).click()
+    panel = page.get_by_role("region", name=help_es["title"])
+    expect(panel).to_be_in_viewport(ratio=1)
+    expect(panel.get_by_role("listitem")).to_have_text(help_es["lines"])
+    for words in ("marque 2", "AYUDA", "1-800-662-HELP (4357)"):
+        expect(panel).to_contain_text(words)
+    links = {link.inner_text(): link.get_attribute("href") for link in panel.get_by_role("link").all()}
+    assert links["1-800-662-HELP (4357)"] == "tel:+18006624357"
+    assert links["988"] == "tel:988"
+    expect(page.get_by_role("button", name="Cerrar la ayuda")).to_be_visible()
+    assert axe_violations(page) == []
+    phone.screenshot("phone-es-help")
+
+    # The choice is kept with the conversation: a reload speaks Spanish still.
+    page.reload()
+    expect(widget).to_have_attribute("lang", "es")
+    expect(page.get_by_role("textbox", name="Escriba su pregunta")).to_be_visible()
 
 
 def test_cors_allows_the_widget_origin_only(site: Site):

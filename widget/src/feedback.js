@@ -1,7 +1,10 @@
 // "Was this helpful?" under a curated answer. The server sends it as a bot message of its own,
-// {"feedback": {"answer", "prompt", "yes": {"title", "payload"}, "no": {"title", "payload"}}}, right
-// after the answer; the widget keeps it on that answer's message in the stored conversation, with
-// `answered` once the person chose, so a reload shows the thanks and never the buttons again.
+// {"feedback": {"answer", "language", "prompt", "yes": {"title", "payload"}, "no": {...}}}, right
+// after the answer, in the answer's language; the widget keeps it on that answer's message in the
+// stored conversation, with `answered` once the person chose, so a reload shows the thanks and never
+// the buttons again.
+
+import { isLanguage } from "./i18n.js";
 
 const CHOICES = ["yes", "no"];
 
@@ -28,14 +31,18 @@ export function feedbackOf(message) {
   const yes = buttonOf(feedback.yes);
   const no = buttonOf(feedback.no);
   if (!yes || !no) return null;
-  return { answer: feedback.answer, prompt: feedback.prompt, yes, no };
+  const read = { answer: feedback.answer, prompt: feedback.prompt, yes, no };
+  // Only a language the widget has words for: its own labels around the prompt follow it.
+  if (isLanguage(feedback.language)) read.language = feedback.language;
+  return read;
 }
 
 /** Whether `value` is feedback as the widget stores it (history.js checks what it loads). */
 export function isStoredFeedback(value) {
   return (
     feedbackOf({ feedback: value }) !== null &&
-    (value.answered === undefined || CHOICES.includes(value.answered))
+    (value.answered === undefined || CHOICES.includes(value.answered)) &&
+    (value.language === undefined || isLanguage(value.language))
   );
 }
 
@@ -59,8 +66,9 @@ export function attachFeedback(messages, feedback) {
  * answered, only the thanks in a polite status region. Server text only ever becomes text nodes.
  *
  * @param {Document} document
- * @param {object} feedback from feedbackOf, possibly with `answered`
+ * @param {object} feedback from feedbackOf, possibly with `answered` and `language`
  * @param {{label: string, thanks: string, onAnswer: (choice: string, payload: string) => void}} options
+ *   label and thanks in the feedback's language when it has one (then the control's `lang` is it);
  *   onAnswer is called once, when the person chooses; `feedback.answered` is set before it.
  */
 export function feedbackControl(document, feedback, { label, thanks, onAnswer }) {
@@ -68,6 +76,7 @@ export function feedbackControl(document, feedback, { label, thanks, onAnswer })
   group.className = "feedback";
   group.setAttribute("role", "group");
   group.setAttribute("aria-label", label);
+  if (feedback.language) group.setAttribute("lang", feedback.language);
   // Present (empty) from the start, so screen readers announce the thanks when it is filled in.
   const status = document.createElement("p");
   status.className = "feedback-thanks";
@@ -97,4 +106,11 @@ export function feedbackControl(document, feedback, { label, thanks, onAnswer })
   });
   group.append(prompt, ...buttons, status);
   return group;
+}
+
+/** New words for a control: a feedback without a language of its own follows the widget's. */
+export function relabelFeedback(group, { label, thanks }) {
+  group.setAttribute("aria-label", label);
+  const status = group.querySelector(".feedback-thanks");
+  if (status && status.textContent) status.textContent = thanks;
 }

@@ -1,7 +1,9 @@
 // The conversation kept in sessionStorage: it survives reloads but ends with the tab, so nothing of
-// a very private conversation is left behind on a shared device (localStorage would keep it).
+// a very private conversation is left behind on a shared device (localStorage would keep it). The
+// language the person chose ("English" / "Español") is kept with it, so a reload speaks it too.
 
 import { isStoredFeedback } from "./feedback.js";
+import { isLanguage } from "./i18n.js";
 
 const MAX_MESSAGES = 100;
 
@@ -17,10 +19,12 @@ function isMessage(message) {
     (message.from === "user" || message.from === "bot") &&
     typeof message.text === "string" &&
     (message.quickReplies === undefined || Array.isArray(message.quickReplies)) &&
+    (message.lang === undefined || isLanguage(message.lang)) &&
     (message.feedback === undefined || (message.from === "bot" && isStoredFeedback(message.feedback)))
   );
 }
 
+/** `language` is set only once the person chooses one: until then the page decides (i18n.js). */
 export function emptyConversation() {
   return { sessionId: newSessionId(), messages: [], started: false, open: false };
 }
@@ -34,7 +38,8 @@ export function loadConversation(storage, key) {
       typeof stored.sessionId === "string" &&
       /^[\w-]{8,64}$/.test(stored.sessionId) &&
       Array.isArray(stored.messages) &&
-      stored.messages.every(isMessage)
+      stored.messages.every(isMessage) &&
+      (stored.language === undefined || isLanguage(stored.language))
     ) {
       return { ...emptyConversation(), ...stored };
     }

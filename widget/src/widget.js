@@ -1,38 +1,39 @@
 // The chat widget: a launcher, a chat panel and a "Get help now" panel in a shadow root, talking to
 // Rasa's socket.io channel. Message text only ever reaches the page as text nodes and <a> elements
-// built here (never innerHTML), so a message cannot inject markup.
+// built here (never innerHTML), so a message cannot inject markup. Its own words are in English or
+// Spanish (i18n.js); "English" / "Español" in its header switches them and the assistant together.
 
 import { io } from "socket.io-client";
 
 import help from "../build/help.json";
-import { attachFeedback, feedbackControl, feedbackOf } from "./feedback.js";
+import { attachFeedback, feedbackControl, feedbackOf, relabelFeedback } from "./feedback.js";
 import { loadConversation, saveConversation } from "./history.js";
+import {
+  LANGUAGE_NAMES,
+  LANGUAGES,
+  languageOfPayload,
+  languagePayload,
+  localized,
+  startLanguage,
+  stringsFor,
+  withLanguage,
+} from "./i18n.js";
 import { linkify } from "./linkify.js";
 import styles from "./styles.css";
 
+// `title` and `greeting` are a string or one per language ({en: "...", es: "..."}); `language` is
+// "en" or "es" (default: the page's <html lang>); `labels` overrides the words in i18n.js.
 const DEFAULTS = {
   serverUrl: "",
   socketPath: "/socket.io",
-  title: "Chat",
+  title: undefined,
   greeting: "",
   initPayload: "",
+  language: undefined,
   startOpen: false,
   storageKey: "rasa-widget",
   colors: {},
-  labels: {
-    close: "Close chat",
-    input: "Type your question",
-    send: "Send",
-    you: "You:",
-    assistant: "Assistant:",
-    suggestions: "Suggested replies",
-    typing: "The assistant is typing",
-    connecting: "Connecting…",
-    reconnecting: "Connection lost. Reconnecting…",
-    notSent: "That message could not be sent. Please try again.",
-    feedback: "Was this answer helpful?",
-    feedbackThanks: "Thanks for your feedback.",
-  },
+  labels: {},
 };
 
 // Configurable colours, as CSS custom properties on the host element (see styles.css).
@@ -78,6 +79,13 @@ function chatIcon() {
   return svg;
 }
 
+/** The "Get help now" content in `language`: help.json has English at its top, other languages under
+ * their code (scripts/build_widget_help.py). */
+function helpIn(language) {
+  const own = help[language];
+  return own && typeof own === "object" && Array.isArray(own.lines) ? own : help;
+}
+
 /** Text with links and phone numbers made clickable, as DOM nodes. */
 function richText(text) {
   const fragment = document.createDocumentFragment();
@@ -111,14 +119,20 @@ export function createWidget(userConfig) {
   const config = {
     ...DEFAULTS,
     ...userConfig,
-    labels: { ...DEFAULTS.labels, ...(userConfig.labels || {}) },
+    labels: { ...(userConfig.labels || {}) },
     colors: { ...(userConfig.colors || {}) },
   };
   if (!config.serverUrl) throw new Error("rasa widget: serverUrl is required");
   const storageKey = `${config.storageKey}:${config.serverUrl}`;
   const storage = window.sessionStorage;
   const conversation = loadConversation(storage, storageKey);
-  const labels = config.labels;
+  const allLabels = stringsFor(config.labels, config.title);
+  let language = startLanguage({
+    chosen: conversation.language,
+    configured: config.language,
+    page: document.documentElement && document.documentElement.getAttribute("lang"),
+  });
+  let labels = allLabels[language];
 
   const host = element("div", { "data-rasa-widget": "" });
   for (const [name, property] of Object.entries(COLOR_PROPERTIES)) {
@@ -126,14 +140,16 @@ export function createWidget(userConfig) {
   }
   const root = host.attachShadow({ mode: "open" });
   root.append(element("style", { text: styles }));
+  // The widget's root element: its `lang` is the language of the widget's words.
+  const container = element("div", { class: "widget" });
 
   // --- the always-visible controls -------------------------------------------------------------
+  // Every word of the controls is put in by applyLanguage, below.
   const helpButton = element("button", {
     type: "button",
     class: "help-button",
     "aria-expanded": "false",
     "aria-controls": "rw-help",
-    text: help.button,
   });
   // The launcher's name is its visible title (what speech-input users say); aria-expanded tells
   // whether it opens or closes the panel.
@@ -143,18 +159,15 @@ export function createWidget(userConfig) {
     "aria-expanded": "false",
     "aria-controls": "rw-panel",
   });
-  launcher.append(chatIcon(), element("span", { class: "launcher-text", text: config.title }));
+  const launcherText = element("span", { class: "launcher-text" });
+  launcher.append(chatIcon(), launcherText);
   const dock = element("div", { class: "dock" }, [helpButton, launcher]);
 
   // --- the help panel: numbers from domain.yml's resource slots, built into help.json --------
-  const helpHeading = element("h2", { id: "rw-help-title", tabindex: "-1", text: help.title });
-  const helpClose = element("button", { type: "button", class: "icon-button", "aria-label": labels.close });
+  const helpHeading = element("h2", { id: "rw-help-title", tabindex: "-1" });
+  const helpClose = element("button", { type: "button", class: "icon-button" });
   helpClose.textContent = "✕";
-  const helpList = element(
-    "ul",
-    {},
-    help.lines.map((line) => element("li", {}, [richText(line)])),
-  );
+  const helpList = element("ul");
   const helpPanel = element(
     "section",
     { id: "rw-help", class: "help", "aria-labelledby": "rw-help-title", hidden: true },
@@ -167,15 +180,22 @@ export function createWidget(userConfig) {
     class: "help-button small",
     "aria-expanded": "false",
     "aria-controls": "rw-help",
-    text: help.button,
   });
-  const close = element("button", { type: "button", class: "icon-button", "aria-label": labels.close });
+  const close = element("button", { type: "button", class: "icon-button" });
   close.textContent = "✕";
-  const header = element("div", { class: "header" }, [
-    element("h2", { id: "rw-title", text: config.title }),
-    headerHelp,
-    close,
+  const heading = element("h2", { id: "rw-title" });
+  // Each language's name in that language, marked with its `lang` so screen readers say it right;
+  // aria-pressed tells which one the widget speaks.
+  const languageButtons = new Map(
+    LANGUAGES.map((code) => [
+      code,
+      element("button", { type: "button", class: "language-button", lang: code, text: LANGUAGE_NAMES[code] }),
+    ]),
+  );
+  const languageSwitch = element("div", { class: "language-switch", role: "group" }, [
+    ...languageButtons.values(),
   ]);
+  const header = element("div", { class: "header" }, [heading, headerHelp, close, languageSwitch]);
   const status = element("p", { class: "status", role: "status" });
   const log = element("div", {
     class: "log",
@@ -185,8 +205,9 @@ export function createWidget(userConfig) {
     "aria-labelledby": "rw-title",
     tabindex: "0",
   });
-  const typing = element("div", { class: "typing", hidden: true, title: labels.typing }, [
-    element("span", { class: "visually-hidden", text: labels.typing }),
+  const typingText = element("span", { class: "visually-hidden" });
+  const typing = element("div", { class: "typing", hidden: true }, [
+    typingText,
     element("span", { class: "dot", "aria-hidden": "true" }),
     element("span", { class: "dot", "aria-hidden": "true" }),
     element("span", { class: "dot", "aria-hidden": "true" }),
@@ -196,10 +217,8 @@ export function createWidget(userConfig) {
     class: "input",
     autocomplete: "off",
     maxlength: String(MAX_INPUT_LENGTH),
-    "aria-label": labels.input,
-    placeholder: labels.input,
   });
-  const send = element("button", { type: "submit", class: "send", text: labels.send });
+  const send = element("button", { type: "submit", class: "send" });
   const form = element("form", { class: "composer" }, [input, send]);
   const body = element("div", { class: "body" }, [log, typing]);
   const panel = element(
@@ -208,7 +227,8 @@ export function createWidget(userConfig) {
     [header, status, body, form],
   );
 
-  root.append(panel, helpPanel, dock);
+  container.append(panel, helpPanel, dock);
+  root.append(container);
 
   // --- rendering ----------------------------------------------------------------------------------
   let quickReplyGroup = null;
@@ -219,11 +239,17 @@ export function createWidget(userConfig) {
 
   // Each drawn message's bubble, for the feedback control that goes right under it.
   const bubbles = new WeakMap();
+  // Feedback controls without a language of their own: their words follow the widget's.
+  const unlocalizedFeedback = new Set();
+
+  function senderLabel(from) {
+    return from === "user" ? labels.you : labels.assistant;
+  }
 
   function renderMessage(message) {
     const bubble = element("div", { class: `message ${message.from}` }, [
-      element("span", { class: "visually-hidden", text: message.from === "user" ? labels.you : labels.assistant }),
-      element("span", { class: "text" }, [richText(message.text)]),
+      element("span", { class: "visually-hidden sender", text: senderLabel(message.from) }),
+      element("span", { class: "text", lang: message.lang }, [richText(message.text)]),
     ]);
     log.append(bubble);
     bubbles.set(message, bubble);
@@ -231,9 +257,12 @@ export function createWidget(userConfig) {
   }
 
   function renderFeedback(message) {
+    // In the answer's language, which the server names; else in the widget's.
+    const own = message.feedback.language;
+    const words = own ? allLabels[own] : labels;
     const control = feedbackControl(document, message.feedback, {
-      label: labels.feedback,
-      thanks: labels.feedbackThanks,
+      label: words.feedback,
+      thanks: words.feedbackThanks,
       onAnswer: (choice, payload) => {
         save();
         // Sent like a button's payload, but the person's choice is the control's thanks, not a bubble.
@@ -246,6 +275,7 @@ export function createWidget(userConfig) {
     });
     // Under the answer, above its suggested replies (which stay last, next to the input).
     bubbles.get(message).after(control);
+    if (!own) unlocalizedFeedback.add(control);
   }
 
   function clearQuickReplies() {
@@ -262,7 +292,10 @@ export function createWidget(userConfig) {
       replies.map((reply) => {
         const button = element("button", { type: "button", class: "quick-reply", text: reply.title });
         button.addEventListener("click", () => {
-          sendMessage(reply.payload, reply.title);
+          // "Continue in English" under a Spanish reply: the widget's words switch with the assistant.
+          const chosen = languageOfPayload(reply.payload);
+          if (chosen) chooseLanguage(chosen);
+          sendMessage(reply.payload, reply.title, chosen || undefined);
           // The buttons are gone now: keep keyboard focus in the widget, where typing goes on.
           input.focus();
         });
@@ -298,9 +331,13 @@ export function createWidget(userConfig) {
     scrollToEnd();
   }
 
-  function setStatus(text) {
-    status.textContent = text;
-    status.hidden = !text;
+  // The status line's label, not its text: a language switch re-words it.
+  let statusLabel = "";
+
+  function setStatus(label) {
+    statusLabel = label;
+    status.textContent = label ? labels[label] : "";
+    status.hidden = !label;
   }
 
   function transmit(payload) {
@@ -313,7 +350,7 @@ export function createWidget(userConfig) {
 
   function connect() {
     if (socket) return;
-    setStatus(labels.connecting);
+    setStatus("connecting");
     // WebSocket first: one connection stays with one Rasa worker process (several run by default),
     // whereas long-polling requests may land on different workers. Polling remains a fallback for
     // networks that block WebSockets (run one worker, RASA_WORKERS=1, if your users need it).
@@ -340,7 +377,8 @@ export function createWidget(userConfig) {
         save();
         if (config.initPayload) {
           showTyping(true);
-          transmit(config.initPayload);
+          // English is the assistant's default; any other language it is told with the first payload.
+          transmit(language === "en" ? config.initPayload : withLanguage(config.initPayload, language));
         }
       }
       flush();
@@ -362,23 +400,72 @@ export function createWidget(userConfig) {
     });
     socket.on("disconnect", (reason) => {
       ready = false;
-      setStatus(labels.reconnecting);
+      setStatus("reconnecting");
       // The client retries by itself except when the server closed the session on purpose.
       if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
     });
-    socket.on("connect_error", () => setStatus(labels.reconnecting));
+    socket.on("connect_error", () => setStatus("reconnecting"));
     // The server refused a message (too long, too many at once): say so rather than wait forever.
     socket.on("invalid_message", () => {
       showTyping(false);
-      setStatus(labels.notSent);
+      setStatus("notSent");
     });
   }
 
-  function sendMessage(payload, shownText = payload) {
-    addMessage({ from: "user", text: shownText });
+  function sendMessage(payload, shownText = payload, lang = undefined) {
+    addMessage(lang ? { from: "user", text: shownText, lang } : { from: "user", text: shownText });
     outbox.push(payload);
     showTyping(true);
     flush();
+  }
+
+  // --- language ----------------------------------------------------------------------------------
+  /** Puts every word of the widget in `next` and marks its root element with it. */
+  function applyLanguage(next) {
+    language = next;
+    labels = allLabels[next];
+    const helpText = helpIn(next);
+    container.setAttribute("lang", next);
+    heading.textContent = labels.title;
+    launcherText.textContent = labels.title;
+    helpButton.textContent = helpText.button;
+    headerHelp.textContent = helpText.button;
+    helpHeading.textContent = helpText.title;
+    helpList.replaceChildren(...helpText.lines.map((line) => element("li", {}, [richText(line)])));
+    helpClose.setAttribute("aria-label", labels.closeHelp);
+    close.setAttribute("aria-label", labels.close);
+    languageSwitch.setAttribute("aria-label", labels.language);
+    for (const [code, button] of languageButtons) button.setAttribute("aria-pressed", String(code === next));
+    input.setAttribute("aria-label", labels.input);
+    input.setAttribute("placeholder", labels.input);
+    send.textContent = labels.send;
+    typing.setAttribute("title", labels.typing);
+    typingText.textContent = labels.typing;
+    if (quickReplyGroup) quickReplyGroup.setAttribute("aria-label", labels.suggestions);
+    for (const label of log.querySelectorAll(".message > .sender")) {
+      label.textContent = senderLabel(label.parentElement.classList.contains("user") ? "user" : "bot");
+    }
+    for (const control of unlocalizedFeedback) {
+      relabelFeedback(control, { label: labels.feedback, thanks: labels.feedbackThanks });
+    }
+    setStatus(statusLabel);
+  }
+
+  /** The person's choice of language: kept with the conversation, so a reload keeps it. */
+  function chooseLanguage(next) {
+    conversation.language = next;
+    save();
+    if (next !== language) applyLanguage(next);
+  }
+
+  for (const [code, button] of languageButtons) {
+    button.addEventListener("click", () => {
+      if (code === language) return;
+      chooseLanguage(code);
+      // As a quick reply sends its payload: the name is the person's message, the assistant answers
+      // the payload with the topics in that language.
+      sendMessage(languagePayload(code), LANGUAGE_NAMES[code], code);
+    });
   }
 
   // --- opening, closing, help ---------------------------------------------------------------------
@@ -429,8 +516,13 @@ export function createWidget(userConfig) {
 
   // --- start: the stored conversation is drawn before the log is in the page, so screen readers
   // announce only new messages, not the whole history again after a reload.
-  if (!conversation.messages.length && config.greeting) {
-    conversation.messages.push({ from: "bot", text: config.greeting });
+  applyLanguage(language);
+  const greeting = localized(config.greeting, language);
+  if (!conversation.messages.length && greeting) {
+    // Marked with its language only when the page gave one per language.
+    const message = { from: "bot", text: greeting };
+    if (typeof config.greeting === "object") message.lang = language;
+    conversation.messages.push(message);
   }
   for (const message of conversation.messages) renderMessage(message);
   const last = conversation.messages[conversation.messages.length - 1];

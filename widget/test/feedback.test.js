@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { parseHTML } from "linkedom";
 
 import { attachFeedback, feedbackControl, feedbackOf, isStoredFeedback } from "../src/feedback.js";
-import { MemoryStorage } from "./memory-storage.js";
+import { openWidget } from "./widget-harness.js";
 
 // As the server sends it (issue 10's contract): a bot message with no text.
 const FEEDBACK_MESSAGE = {
@@ -167,73 +167,7 @@ test("stored feedback is checked like a message, with its answer", () => {
 });
 
 // --- the whole widget (src/widget.js as esbuild bundles it) with a stand-in socket.io client --------
-
-const FAKE_SOCKET_IO = `
-export const sockets = [];
-export function io(url, options) {
-  const handlers = {};
-  const socket = {
-    url, options, emitted: [],
-    on(event, handler) { handlers[event] = handler; return socket; },
-    emit(event, data) { socket.emitted.push([event, data]); },
-    connect() {},
-    // What the server does: calls this page's handler for an event.
-    receive(event, data) { handlers[event](data); },
-  };
-  sockets.push(socket);
-  return socket;
-}`;
-const HELP = { button: "Get help now", title: "Get help now", lines: ["Call 911."], shortCodes: ["911"] };
-
-let widgetModule;
-
-async function widgetBundle() {
-  if (widgetModule) return widgetModule;
-  const { build } = await import("esbuild");
-  const virtual = {
-    name: "virtual",
-    setup(builder) {
-      builder.onResolve({ filter: /^socket\.io-client$|help\.json$/ }, (args) => ({
-        path: args.path.endsWith("help.json") ? "help" : "io",
-        namespace: "virtual",
-      }));
-      builder.onLoad({ filter: /.*/, namespace: "virtual" }, (args) =>
-        args.path === "io"
-          ? { contents: FAKE_SOCKET_IO, loader: "js" }
-          : { contents: JSON.stringify(HELP), loader: "json" },
-      );
-    },
-  };
-  const result = await build({
-    stdin: {
-      contents: 'export { createWidget } from "./src/widget.js"; export { sockets } from "socket.io-client";',
-      resolveDir: new URL("..", import.meta.url).pathname,
-    },
-    bundle: true,
-    format: "esm",
-    write: false,
-    loader: { ".css": "text" },
-    plugins: [virtual],
-    logLevel: "silent",
-  });
-  const code = Buffer.from(result.outputFiles[0].contents).toString("base64");
-  widgetModule = await import(`data:text/javascript;base64,${code}`);
-  return widgetModule;
-}
-
-/** The widget on a fresh page (a reload when given the previous page's storage), chat open. */
-async function openWidget(storage = new MemoryStorage()) {
-  const { createWidget, sockets } = await widgetBundle();
-  const { document } = parseHTML("<!doctype html><html><body></body></html>");
-  globalThis.document = document;
-  globalThis.window = { sessionStorage: storage };
-  createWidget({ serverUrl: "http://rasa.test", startOpen: true });
-  const root = document.querySelector("[data-rasa-widget]").shadowRoot;
-  const socket = sockets.at(-1);
-  socket.receive("connect");
-  socket.receive("session_confirm", socket.emitted[0][1].session_id);
-  return { root, socket, storage, sent: () => socket.emitted.filter(([event]) => event === "user_uttered") };
-}
+// (widget-harness.js)
 
 // The assistant's reply to "no" (issue 10's contract); its reply ends the typing indicator's timer.
 const FOLLOW_UP = "Thanks for telling us. What were you looking for?";
