@@ -92,6 +92,7 @@ async def test_a_conversation_with_buttons(messaging):
         assert answer[-1] == {
             "feedback": {
                 "answer": "helps.valium",
+                "language": "en",
                 "prompt": "Was this helpful?",
                 "yes": {"title": "Yes", "payload": '/feedback_yes{"answer":"helps.valium"}'},
                 "no": {"title": "No", "payload": '/feedback_no{"answer":"helps.valium"}'},
