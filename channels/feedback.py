@@ -17,6 +17,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel
 from rasa.core.channels.socketio import SocketIOOutput
 
 from channels.inbound import notice
+from content import variation_language
 from overrides.rasa_channels import collect, emit_bot_message
 from storage.record import FEEDBACK_NO, FEEDBACK_YES
 
@@ -31,10 +32,7 @@ def message_language(message: dict[str, Any]) -> str:
     given = message.get("language")
     if isinstance(given, str):
         return given
-    for condition in message.get("condition") or []:
-        if isinstance(condition, dict) and condition.get("name") == "language":
-            return str(condition.get("value"))
-    return "en"
+    return variation_language(message) or "en"
 
 
 def prompt(answer: str, language: str = "en") -> dict[str, Any]:

@@ -133,5 +133,5 @@ def notices() -> dict[str, str]:
 def notice(key: str, language: str = "en", **values: Any) -> str:
     """A notice, in `language` when it has that language's text (`<key>_<language>`), else English."""
     texts = notices()
-    text = texts.get(f"{key}_{language}", texts[key]) if language != "en" else texts[key]
+    text = texts.get(f"{key}_{language}", texts[key])
     return fill(text, {k: f"{v:,}" if isinstance(v, int) else v for k, v in values.items()})

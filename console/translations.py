@@ -18,19 +18,11 @@ from typing import Any
 
 import yaml
 
-from content import FILES, QUESTIONS, Content, fill
+from content import FILES, QUESTIONS, Content, fill, variation_language
 
 # The CSV starts with a byte order mark so that spreadsheet programs read it as UTF-8 (accents intact).
 BOM = "\ufeff"
 DOMAIN_SOURCE = "domain.yml"
-
-
-def language_of(variation: dict[str, Any]) -> str | None:
-    """The language a domain.yml variation is conditioned on; None for the unconditioned (English)."""
-    for condition in variation.get("condition") or []:
-        if isinstance(condition, dict) and condition.get("name") == "language":
-            return str(condition.get("value"))
-    return None
 
 
 def titles(variation: dict[str, Any] | None) -> str:
@@ -46,8 +38,8 @@ def slot_values(domain: dict[str, Any]) -> dict[str, Any]:
 def domain_rows(domain: dict[str, Any], language: str) -> Iterator[tuple[str, str, str, str]]:
     values = slot_values(domain)
     for name, variations in (domain.get("responses") or {}).items():
-        english = [v for v in variations if language_of(v) is None]
-        translated = [v for v in variations if language_of(v) == language]
+        english = [v for v in variations if variation_language(v) is None]
+        translated = [v for v in variations if variation_language(v) == language]
         # Rasa picks one variation at random when a response has several: each gets its row.
         for position in range(max(len(english), len(translated))):
             en = english[position] if position < len(english) else None

@@ -89,8 +89,14 @@ class Content:
     def suggestion_texts(self) -> dict[str, str]:
         return self.texts["en"].suggestion_texts
 
-    def answer(self, question: str, medication: Medication, language: str | None = None) -> dict[str, Any]:
-        return self.language(language).answer(question, medication)
+
+def variation_language(variation: Mapping[str, Any]) -> str | None:
+    """The language a domain.yml response variation (or a bot message made from one) is conditioned
+    on (`condition: [{type: slot, name: language, value: es}]`); None for the unconditioned one."""
+    for condition in variation.get("condition") or []:
+        if isinstance(condition, Mapping) and condition.get("name") == "language":
+            return str(condition.get("value"))
+    return None
 
 
 def _read(path: Path) -> Any:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from actions.medication import PLACEHOLDER_SLOTS
-from content import LANGUAGES, PLACEHOLDER, fill, load_content
+from content import LANGUAGES, PLACEHOLDER, fill, load_content, variation_language
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_content()
@@ -70,7 +70,7 @@ def medication_answers(languages: tuple[str, ...] = ("en",)) -> dict[str, dict[s
 
 def language_of(variation: dict[str, Any]) -> str:
     """The language a domain.yml response variation is written in (its `language` slot condition)."""
-    return next((c["value"] for c in variation.get("condition", []) if c.get("name") == "language"), "en")
+    return variation_language(variation) or "en"
 
 
 def all_texts(domain: dict[str, Any]) -> list[tuple[str, str]]:

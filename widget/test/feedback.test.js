@@ -5,17 +5,8 @@ import { test } from "node:test";
 import { parseHTML } from "linkedom";
 
 import { attachFeedback, feedbackControl, feedbackOf, isStoredFeedback } from "../src/feedback.js";
-import { openWidget } from "./widget-harness.js";
+import { FEEDBACK_MESSAGE, openWidget } from "./widget-harness.js";
 
-// As the server sends it (issue 10's contract): a bot message with no text.
-const FEEDBACK_MESSAGE = {
-  feedback: {
-    answer: "helps.valium",
-    prompt: "Was this helpful?",
-    yes: { title: "Yes", payload: '/feedback_yes{"answer":"helps.valium"}' },
-    no: { title: "No", payload: '/feedback_no{"answer":"helps.valium"}' },
-  },
-};
 
 const OPTIONS = { label: "Was this answer helpful?", thanks: "Thanks for your feedback." };
 

@@ -15,7 +15,7 @@ import {
   withLanguage,
 } from "../src/i18n.js";
 import { MemoryStorage } from "./memory-storage.js";
-import { HELP, openWidget } from "./widget-harness.js";
+import { FEEDBACK_MESSAGE, HELP, openWidget } from "./widget-harness.js";
 
 const sentMessages = (widget) => widget.sent().map(([, data]) => data.message);
 const widgetRoot = (root) => root.querySelector(".widget");
@@ -28,14 +28,6 @@ const SPANISH_FEEDBACK = {
     language: "es",
     prompt: "¿Le sirvió esta respuesta?",
     yes: { title: "Sí", payload: '/feedback_yes{"answer":"helps.valium"}' },
-    no: { title: "No", payload: '/feedback_no{"answer":"helps.valium"}' },
-  },
-};
-const ENGLISH_FEEDBACK = {
-  feedback: {
-    answer: "helps.valium",
-    prompt: "Was this helpful?",
-    yes: { title: "Yes", payload: '/feedback_yes{"answer":"helps.valium"}' },
     no: { title: "No", payload: '/feedback_no{"answer":"helps.valium"}' },
   },
 };
@@ -329,7 +321,7 @@ test("widget: a feedback prompt without a language follows the widget's", async 
   const widget = await openWidget();
   const { root, socket } = widget;
   socket.receive("bot_uttered", { text: "Valium may ease some symptoms." });
-  socket.receive("bot_uttered", clone(ENGLISH_FEEDBACK));
+  socket.receive("bot_uttered", clone(FEEDBACK_MESSAGE));
   const control = root.querySelector(".feedback");
   assert.equal(control.hasAttribute("lang"), false);
   button(root, "Yes").click();

@@ -20,6 +20,16 @@ export function io(url, options) {
   return socket;
 }`;
 
+// "Was this helpful?" as the server sends it (issue 10's contract): a bot message with no text.
+export const FEEDBACK_MESSAGE = {
+  feedback: {
+    answer: "helps.valium",
+    prompt: "Was this helpful?",
+    yes: { title: "Yes", payload: '/feedback_yes{"answer":"helps.valium"}' },
+    no: { title: "No", payload: '/feedback_no{"answer":"helps.valium"}' },
+  },
+};
+
 // As scripts/build_widget_help.py writes it: English at the top, Spanish under "es".
 export const HELP = {
   button: "Get help now",
