@@ -184,6 +184,10 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
             raise Refused(400, "Question ids are numbers.")
         return sorted({int(value) for value in values})
 
+    def item_language(item: dict[str, Any]) -> str:
+        """The language a queue item was written in (items recorded before languages were: English)."""
+        return item.get("language") or schema.ENGLISH
+
     def open_items(ids: list[int]) -> list[dict[str, Any]]:
         items = console.store.items(ids)
         if not items:
@@ -348,36 +352,64 @@ def create_app(console: Console, name: str = "faq_console") -> Sanic:
         topic = single(form, "topic", required=False)
         assert intent is not None
         try:
-            path = console.nlu.path_of(intent, topic)  # before anything is read: only real names pass
+            console.nlu.path_of(intent, topic)  # before anything is read: only real names pass
         except NluError as error:
             raise Refused(400, f"Not an intent of this assistant: {error}.") from error
         items = [item for item in open_items(ids) if item["text"] is not None]
         if not items:
             raise Refused(409, "None of those questions has text to add (crisis language is never stored).")
+        # Each question goes to the training data of its own language (a Spanish wording into
+        # data/nlu/es/); a question in a language the assistant does not speak is not added.
+        by_language: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            by_language.setdefault(item_language(item), []).append(item)
+        spoken = {
+            language: group for language, group in sorted(by_language.items()) if language in schema.LANGUAGES
+        }
+        results = []
         try:
-            result = console.nlu.add_examples(intent, [redact(item["text"]) for item in items], topic)
+            for language in spoken:  # every file found before any is written
+                console.nlu.path_of(intent, topic, language)
+            for language, group in spoken.items():
+                result = console.nlu.add_examples(intent, [redact(i["text"]) for i in group], topic, language)
+                results.append((group, result))
         except NluError as error:
             raise Refused(409, f"Nothing written: {error}.") from error
-        relative = f"data/nlu/{path.name}"
-        # Items whose wording is now an example of this intent are done; the others stay open.
-        now_examples = {" ".join(text.casefold().split()) for text in result.added} | {
-            " ".join(text.casefold().split())
-            for text, why in result.skipped
-            if why == f"already an example of {intent}"
-        }
-        resolved = [
-            item["id"]
-            for item in items
-            if " ".join(clean(redact(item["text"])).casefold().split()) in now_examples
+        added = [text for _, result in results for text in result.added]
+        skipped = [skip for _, result in results for skip in result.skipped]
+        skipped += [
+            (clean(redact(i["text"])), "in a language the assistant does not speak")
+            for language, group in by_language.items()
+            if language not in schema.LANGUAGES
+            for i in group
         ]
+        files = sorted(
+            {str(result.path.relative_to(console.nlu.project)) for _, result in results if result.added}
+        )
+        relative = ", ".join(files) or str(
+            console.nlu.path_of(intent, topic).relative_to(console.nlu.project)
+        )
+        # Items whose wording is now an example of this intent are done; the others stay open.
+        resolved = []
+        for group, result in results:
+            now_examples = {" ".join(text.casefold().split()) for text in result.added} | {
+                " ".join(text.casefold().split())
+                for text, why in result.skipped
+                if why == f"already an example of {intent}"
+            }
+            resolved += [
+                item["id"]
+                for item in group
+                if " ".join(clean(redact(item["text"])).casefold().split()) in now_examples
+            ]
         with console.store.engine.begin() as connection:
             count = console.store.resolve(
                 connection, resolved, schema.ADDED, f"added to {intent} ({relative})"
             )
-        message = f"Added {len(result.added)} example(s) to {intent} in {relative}; {count} question(s) done."
-        if result.skipped:
-            message += " Not added: " + "; ".join(f"“{text}” ({why})" for text, why in result.skipped) + "."
-        if result.added:
+        message = f"Added {len(added)} example(s) to {intent} in {relative}; {count} question(s) done."
+        if skipped:
+            message += " Not added: " + "; ".join(f"“{text}” ({why})" for text, why in skipped) + "."
+        if added:
             message += " Run make train and restart the servers to apply it (docs/curation.md)."
         return done(session, message, back)
 

@@ -1,4 +1,6 @@
-"""Adds training examples to an intent in the data/nlu/<topic>.yml file that holds it.
+"""Adds training examples to an intent in the data/nlu/<topic>.yml file that holds it, or, for a
+message in another language the assistant speaks, in data/nlu/<language>/ (the file there holding the
+intent's examples in that language; data/nlu/<language>/console.yml when none does yet).
 
 The file is edited as text, so the change is a small reviewable diff: the new lines go at the end of
 the intent's `examples: |` block, in its indentation, and nothing else in the file moves. The result
@@ -19,6 +21,14 @@ from pathlib import Path
 import yaml
 
 # A training example longer than this is more likely pasted text than a question.
+ENGLISH = "en"
+NEW_FILE = "console.yml"  # where an intent with no examples yet in a language gets its first ones
+NEW_FILE_HEADER = (
+    'version: "3.1"\n\n'
+    "# Examples added from the operator console for intents that had none in this language.\n"
+    "nlu:\n"
+)
+LANGUAGE_FOLDER = re.compile(r"^[a-z]{2}$")
 MAX_EXAMPLE_CHARS = 300
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 INTENT_LINE = re.compile(r"^(?P<indent>\s*)- intent:\s*(?P<name>\S+)\s*$")
@@ -86,22 +96,41 @@ class NluFiles:
                         seen.setdefault(key(plain), str(block.get("intent")))
         return seen
 
-    def path_of(self, intent: str, topic: str | None = None) -> Path:
-        """The file holding `intent`'s examples; NluError for any name that is not a real one."""
+    def path_of(self, intent: str, topic: str | None = None, language: str = ENGLISH) -> Path:
+        """The file holding `intent`'s examples in `language`; NluError for any name that is not a
+        real one. The intent and its topic are the English ones (data/nlu/<topic>.yml); another
+        language's examples live in data/nlu/<language>/, in the file that already holds the intent
+        there, else in data/nlu/<language>/console.yml (created on the first write)."""
         topics = self.topics()
         if intent not in topics:
             raise NluError(f"unknown intent {intent!r}")
         if topic is not None and topic != topics[intent]:
             raise NluError(f"intent {intent!r} is not in topic {topic!r}")
-        path = (self.folder / f"{topics[intent]}.yml").resolve()
-        if path.parent != self.folder:  # cannot happen with a glob's stem; kept as the last guard
-            raise NluError("path outside data/nlu")
+        if language == ENGLISH:
+            path = (self.folder / f"{topics[intent]}.yml").resolve()
+        else:
+            folder = self.folder / language
+            if not LANGUAGE_FOLDER.match(language) or not folder.is_dir():
+                raise NluError(f"no training data in language {language!r}")
+            path = next(
+                (
+                    candidate.resolve()
+                    for candidate in sorted(folder.glob("*.yml"))
+                    if intent in self._intents(candidate)
+                ),
+                (folder / NEW_FILE).resolve(),
+            )
+        if path.parent not in (self.folder, (self.folder / language).resolve()):
+            raise NluError("path outside data/nlu")  # cannot happen with a glob's stem; the last guard
         return path
 
-    def add_examples(self, intent: str, texts: list[str], topic: str | None = None) -> AddResult:
-        """Appends the new, acceptable `texts` to `intent`; reports the others with the reason."""
+    def add_examples(
+        self, intent: str, texts: list[str], topic: str | None = None, language: str = ENGLISH
+    ) -> AddResult:
+        """Appends the new, acceptable `texts` to `intent` in `language`; reports the others with the
+        reason."""
         with self._lock:
-            path = self.path_of(intent, topic)
+            path = self.path_of(intent, topic, language)
             result = AddResult(intent=intent, path=path)
             existing = self.examples()
             pattern = entity_regex()
@@ -128,17 +157,28 @@ class NluFiles:
             return result
 
     def _write(self, path: Path, intent: str, new: list[str]) -> None:
-        original = path.read_text(encoding="utf-8")
-        updated = insert_examples(original, intent, new)
+        original = path.read_text(encoding="utf-8") if path.exists() else NEW_FILE_HEADER
         before = {b["intent"]: b["examples"] for b in self._parse(original) if "intent" in b}
+        if intent in before:
+            updated = insert_examples(original, intent, new)
+        else:  # the intent's first examples in this file
+            updated = append_intent(original, intent, new)
         after = {b["intent"]: b["examples"] for b in self._parse(updated) if "intent" in b}
-        wanted = before[intent].rstrip("\n") + "\n" + "".join(f"- {text}\n" for text in new)
+        wanted = before.get(intent, "").rstrip("\n") + "\n" + "".join(f"- {text}\n" for text in new)
+        wanted = wanted.lstrip("\n")
         if after[intent] != wanted or {k: v for k, v in after.items() if k != intent} != {
             k: v for k, v in before.items() if k != intent
         }:
             raise NluError(f"{path.name}: the edit would not read back as intended; file left unchanged")
         check_with_rasa(updated)
         atomic_write(path, updated)
+
+    def _intents(self, path: Path) -> set[str]:
+        return {
+            str(b["intent"])
+            for b in self._load(path).get("nlu") or []
+            if isinstance(b, dict) and "intent" in b
+        }
 
     @staticmethod
     def _parse(text: str) -> list[dict]:
@@ -182,6 +222,13 @@ def insert_examples(text: str, intent: str, new: list[str]) -> str:
     return "".join(lines[: last + 1] + added + lines[last + 1 :])
 
 
+def append_intent(text: str, intent: str, new: list[str]) -> str:
+    """`text` (a data/nlu file whose `nlu:` list is its last key) with a new block for `intent`."""
+    if not text.endswith("\n"):
+        text += "\n"
+    return text + f"- intent: {intent}\n  examples: |\n" + "".join(f"    - {example}\n" for example in new)
+
+
 def check_with_rasa(text: str) -> None:
     """Rasa's reader accepts the file (its schema, and every example as an example)."""
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
@@ -194,7 +241,7 @@ def check_with_rasa(text: str) -> None:
 
 def atomic_write(path: Path, text: str) -> None:
     """Replaces `path` with `text` in one step: a reader sees the old file or the new, never half."""
-    mode = path.stat().st_mode & 0o777
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:

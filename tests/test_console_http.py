@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+import sqlalchemy as sa
 import yaml
 from console_data import CRISIS_TEXT, PASSWORD, RunningConsole, csrf_of, log_in, running_console
 
@@ -331,6 +332,33 @@ def test_add_to_intent_writes_the_right_file_and_resolves_the_group(console):
     assert all(row["status"] == schema.ADDED for row in added)
     assert added[0]["resolution"] == "added to ask_med_helps (data/nlu/medications.yml)"
     assert open_ids(console, "kicking") == []
+
+
+def test_a_spanish_question_is_added_to_the_spanish_training_data(console):
+    http, token = login(console)
+    [spanish] = open_ids(console, "temblores")
+    before = console.nlu_snapshot()
+    reply = http.post(
+        f"{console.url}/queue/add",
+        data={"csrf": token, "item": [spanish], "intent": "ask_med_helps", "topic": "medications"},
+        timeout=10,
+    )
+    assert reply.status_code == 200, reply.text[:300]
+    assert "Added 1 example(s) to ask_med_helps in data/nlu/es/part_a.yml; 1 question(s) done." in reply.text
+    after = console.nlu_snapshot()
+    assert [name for name in after if after[name] != before[name]] == ["es/part_a.yml"]
+    assert "    - ¿el valium sirve para los temblores de la abstinencia?\n" in after["es/part_a.yml"].decode()
+    # As the test found it (the console reopens no added question, so straight in the database):
+    # open, and the Spanish file as it was.
+    with console.engine.begin() as connection:
+        connection.execute(
+            sa.update(schema.queue)
+            .where(schema.queue.c.id == int(spanish))
+            .values(status=schema.OPEN, resolution=None, resolved_ts=None)
+        )
+    assert open_ids(console, "temblores") == [spanish]
+    (console.project / "data" / "nlu" / "es" / "part_a.yml").write_bytes(before["es/part_a.yml"])
+    assert console.nlu_snapshot() == before
 
 
 def test_the_queue_shows_each_items_language_and_filters_by_it(console, unchanged):

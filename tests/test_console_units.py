@@ -113,6 +113,47 @@ def test_examples_are_appended_to_the_intent_in_its_own_file_as_a_small_diff(pro
             assert nlu(project, name) == text
 
 
+def test_a_spanish_wording_goes_to_the_spanish_file_holding_the_intent(project):
+    before = nlu_snapshot(project)
+    files = NluFiles(project)
+    result = files.add_examples("ask_med_helps", ["el valium me sirve pa los temblores?"], language="es")
+    assert result.added == ["el valium me sirve pa los temblores?"]
+    assert result.path == (project / "data" / "nlu" / "es" / "part_a.yml").resolve()
+    after = nlu_snapshot(project)
+    assert [name for name in after if after[name] != before.get(name)] == ["es/part_a.yml"]
+    assert "    - el valium me sirve pa los temblores?\n" in nlu(project, "es/part_a.yml")
+    # An English file never gets it, and the same wording is not added twice in any language.
+    assert files.add_examples("ask_med_helps", ["El valium me sirve pa los temblores?"]).added == []
+
+
+def test_an_intent_with_no_examples_yet_in_a_language_gets_a_file_of_its_own(project):
+    spanish = project / "data" / "nlu" / "es"
+    for path in spanish.glob("*.yml"):  # as if bot_challenge had no Spanish examples
+        blocks = re.split(r"(?m)^(?=- intent: )", path.read_text())
+        path.write_text("".join(b for b in blocks if not b.startswith("- intent: bot_challenge\n")))
+    files = NluFiles(project)
+    assert files.path_of("bot_challenge", language="es") == (spanish / "console.yml").resolve()
+    files.add_examples("bot_challenge", ["¿eres una persona de verdad?"], language="es")
+    files.add_examples("bot_challenge", ["oye, ¿contesta un robot?"], language="es")
+    files.add_examples("greet", ["buenas, primera vez por aquí, hola"], language="es")  # has a file
+    [block] = yaml.safe_load((spanish / "console.yml").read_text())["nlu"]
+    assert block == {
+        "intent": "bot_challenge",
+        "examples": "- ¿eres una persona de verdad?\n- oye, ¿contesta un robot?\n",
+    }
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    assert len(load_data(str(spanish / "console.yml")).training_examples) == 2
+
+
+@pytest.mark.parametrize("language", ["fr", "../es", "es/..", "", "ES"])
+def test_a_language_without_training_data_is_refused(project, language):
+    before = nlu_snapshot(project)
+    with pytest.raises(NluError):
+        NluFiles(project).add_examples("greet", ["bonjour"], language=language)
+    assert nlu_snapshot(project) == before
+
+
 def test_duplicates_are_skipped_in_any_intent_and_within_the_batch(project):
     files = NluFiles(project)
     existing = examples_of(project, "ask_withdrawal_symptoms")[3]  # "what are the symptoms of ..."
