@@ -46,6 +46,15 @@ def prompt(answer: str, language: str = "en") -> dict[str, Any]:
     }
 
 
+async def send_language(output: OutputChannel, recipient_id: str, language: str) -> None:
+    """Tells the widget the language the assistant went on in, as one more `bot_uttered` event
+    without text, `{"language": "es"}`, at the end of each turn: its own words (the input, the buttons,
+    "Get help now") follow the conversation when a person writes in Spanish or asks for "español",
+    not only when they press its English / Español switch. Only the widget's channel gets it."""
+    if isinstance(output, SocketIOOutput):
+        await emit_bot_message(output, recipient_id, {"language": language})
+
+
 async def send_prompt(output: OutputChannel, recipient_id: str, answer: str, language: str = "en") -> None:
     """Sends the prompt for `answer` through `output`, in the form its channel takes."""
     if not getattr(output, "asks_for_feedback", True):

@@ -153,6 +153,7 @@ class CountingOutput(OutputChannel):
         self.inner = inner
         self.sent = 0
         self.answers: list[tuple[str, str, str]] = []
+        self.last: tuple[str, str] | None = None  # the recipient and language of the last reply
 
     @classmethod
     def name(cls) -> str:
@@ -163,14 +164,19 @@ class CountingOutput(OutputChannel):
         # before sending: Rasa's send_response pops the message's keys
         answer, language = answer_name(message), feedback.message_language(message)
         await self.inner.send_response(recipient_id, message)
+        self.last = (recipient_id, language)
         if answer is not None:
             self.answers.append((recipient_id, answer, language))
 
     async def finish(self) -> None:
-        """Sends the prompts the turn's answers asked for, after the turn's last reply."""
+        """Sends the prompts the turn's answers asked for, after the turn's last reply; then, to the
+        widget, the language the turn's last reply was in (channels/feedback.py, `send_language`)."""
         answers, self.answers = self.answers, []
         for recipient_id, answer, language in answers:
             await feedback.send_prompt(self.inner, recipient_id, answer, language)
+        last, self.last = self.last, None
+        if last is not None:
+            await feedback.send_language(self.inner, *last)
 
 
 class GuardedInput(InputChannel):

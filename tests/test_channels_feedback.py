@@ -80,8 +80,24 @@ async def test_the_widget_gets_the_same_object_as_a_bot_message():
         {"text": "Withdrawal affects..."},
         {"text": "Sources: ..."},
         {"feedback": prompt_for("withdrawal_symptoms")},
+        {"language": "en"},  # last: the language the turn ended in, for the widget's own words
     ]
     assert {room for _, _, room in sio.emitted} == {"room-1"}
+
+
+async def test_the_widget_is_told_the_language_each_turn_ends_in():
+    sio = FakeSocketIO()
+    output = CountingOutput(SocketIOOutput(sio, "bot_uttered"))
+    await output.send_response("room-1", bot_message("Hola", utter_action="utter_greet", language="es"))
+    await output.finish()
+    await output.finish()  # a turn without replies tells nothing
+    assert [data for _, data, _ in sio.emitted] == [{"text": "Hola"}, {"language": "es"}]
+    # The other channels are not told: REST and the platforms have no words of their own to switch.
+    rest = CollectingOutputChannel()
+    output = CountingOutput(rest)
+    await output.send_response("me", bot_message("Hola", utter_action="utter_greet", language="es"))
+    await output.finish()
+    assert [m.get("text") for m in rest.messages] == ["Hola"]
 
 
 async def test_messaging_platforms_get_quick_reply_buttons_and_sms_nothing():

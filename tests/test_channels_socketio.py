@@ -71,7 +71,8 @@ def as_emitted(expected: list[dict]) -> list[dict]:
                 for b in message["buttons"]
             ]
         emitted += parts
-    return emitted
+    # Last, the language the turn ended in, for the widget's own words (channels/feedback.py).
+    return [*emitted, {"language": "en"}] if emitted else emitted
 
 
 async def test_a_conversation_with_buttons(messaging):
@@ -83,13 +84,14 @@ async def test_a_conversation_with_buttons(messaging):
         await chat.start_session(session)
         greeting = await chat.say(session, "hello")
         assert greeting == as_emitted(expected_greeting)
-        assert greeting[-1]["quick_replies"], "the greeting offers questions"
+        assert greeting[-1] == {"language": "en"}, "a turn ends with its language, for the widget"
+        assert greeting[-2]["quick_replies"], "the greeting offers questions"
 
         # Pressing a button sends its payload, as the widget does.
-        answer = await chat.say(session, greeting[-1]["quick_replies"][0]["payload"])
+        answer = await chat.say(session, greeting[-2]["quick_replies"][0]["payload"])
         assert answer == as_emitted(expected_answer)
         # A curated answer is followed by one message without text: the "Was this helpful?" control.
-        assert answer[-1] == {
+        assert answer[-2] == {
             "feedback": {
                 "answer": "helps.valium",
                 "language": "en",
@@ -101,8 +103,8 @@ async def test_a_conversation_with_buttons(messaging):
         assert sum("feedback" in m for m in answer) == 1
 
         # "No" asks what they were looking for, and is itself followed by no prompt.
-        thanks = await chat.say(session, answer[-1]["feedback"]["no"]["payload"])
-        assert [m["text"] for m in thanks] == [FEEDBACK_NO_REPLY]
+        thanks = await chat.say(session, answer[-2]["feedback"]["no"]["payload"])
+        assert thanks == [{"text": FEEDBACK_NO_REPLY}, {"language": "en"}]
 
 
 async def test_a_reconnected_page_continues_its_conversation(messaging):

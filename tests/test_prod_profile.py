@@ -428,6 +428,8 @@ async def socketio_conversation(stack: ProdStack, answers: dict, client_number: 
         # disclaimer after the conversation's first reply is not part of the answer.
         if "feedback" in data:
             feedback.append(data)
+        elif "text" not in data and "language" in data:
+            pass  # the language the turn ended in, for the widget's own words
         elif not is_disclaimer(data.get("text")):
             await replies.put(data)
 

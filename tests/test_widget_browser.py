@@ -562,6 +562,24 @@ def test_spanish_widget_on_a_phone(phone: Page):
     expect(page.get_by_role("textbox", name="Escriba su pregunta")).to_be_visible()
 
 
+def test_a_question_typed_in_spanish_turns_the_widget_spanish(phone: Page):
+    """No switch pressed: the assistant answers a Spanish question in Spanish, and the widget's own
+    words follow it (the turn's `{"language": "es"}`), kept over a reload."""
+    page = phone.page
+    phone.open_chat()
+    widget = page.locator("[data-rasa-widget] .widget")
+    expect(widget).to_have_attribute("lang", "en")
+    phone.ask("hola, ¿el valium ayuda con la abstinencia de la heroína?")
+    expect(phone.log).to_contain_text(answer_start("helps", "valium", "es"), timeout=REPLY_TIMEOUT_MS)
+    expect(widget).to_have_attribute("lang", "es", timeout=REPLY_TIMEOUT_MS)
+    expect(page.get_by_role("textbox", name="Escriba su pregunta")).to_be_visible()
+    expect(page.get_by_role("button", name="Español", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name=expected_help()["es"]["button"])).to_be_visible()
+    assert axe_violations(page) == []
+    page.reload()
+    expect(widget).to_have_attribute("lang", "es")
+
+
 def test_cors_allows_the_widget_origin_only(site: Site):
     url = f"{site.servers.rasa_url}/socket.io/?EIO=4&transport=polling"
     allowed = requests.get(url, headers={"Origin": site.origin}, timeout=10)

@@ -103,6 +103,17 @@ export function localized(value, language) {
   return "";
 }
 
+/**
+ * The language a `bot_uttered` event says the assistant went on in: `{"language": "es"}` alone, sent
+ * at the end of each turn (channels/feedback.py). Null for any other event or a language the widget
+ * has no words for (the bilingual reply to another language says "other").
+ */
+export function spokenLanguage(message) {
+  if (!message || typeof message !== "object" || Array.isArray(message)) return null;
+  const keys = Object.keys(message);
+  return keys.length === 1 && keys[0] === "language" && isLanguage(message.language) ? message.language : null;
+}
+
 /** The payload that asks the server to go on in `language`: the topics menu in that language. */
 export function languagePayload(language) {
   return `/help_menu${JSON.stringify({ language })}`;

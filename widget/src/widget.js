@@ -14,6 +14,7 @@ import {
   languageOfPayload,
   languagePayload,
   localized,
+  spokenLanguage,
   startLanguage,
   stringsFor,
   withLanguage,
@@ -397,6 +398,10 @@ export function createWidget(userConfig) {
         renderFeedback(answer);
         scrollToEnd();
       }
+      // The language the assistant's turn ended in (channels/feedback.py): the widget's own words
+      // follow it when a person writes in Spanish or asks for "español", as they do the switch.
+      const spoken = spokenLanguage(message);
+      if (spoken && spoken !== language) chooseLanguage(spoken);
     });
     socket.on("disconnect", (reason) => {
       ready = false;

@@ -10,6 +10,7 @@ import {
   STRINGS,
   languageOfPayload,
   languagePayload,
+  spokenLanguage,
   startLanguage,
   stringsFor,
   withLanguage,
@@ -243,6 +244,44 @@ test("widget: Español switches its words and the assistant, like a quick reply"
   assert.deepEqual(sentMessages(widget), ['/help_menu{"language":"es"}', '/help_menu{"language":"en"}']);
   assert.equal([...root.querySelectorAll(".message.user .text")].at(-1).getAttribute("lang"), "en");
   answer(widget);
+});
+
+test("the language a turn ended in: only the bare event, only a language the widget speaks", () => {
+  assert.equal(spokenLanguage({ language: "es" }), "es");
+  assert.equal(spokenLanguage({ language: "en" }), "en");
+  for (const other of [
+    { language: "other" },
+    { language: "fr" },
+    { language: ["es"] },
+    { text: "Hola", language: "es" },
+    { feedback: {}, language: "es" },
+    ["es"],
+    "es",
+    null,
+  ]) {
+    assert.equal(spokenLanguage(other), null, JSON.stringify(other));
+  }
+});
+
+test("widget: a person who writes in Spanish gets the Spanish widget with the Spanish replies", async () => {
+  const widget = await openWidget();
+  const { root, socket } = widget;
+  assert.deepEqual(words(root), ENGLISH);
+  // The person typed "español" (or a question in Spanish): the assistant answers in Spanish.
+  socket.receive("bot_uttered", { text: "Puedo responder preguntas generales sobre estos temas." });
+  assert.deepEqual(words(root), ENGLISH, "the widget waits for the turn's end");
+  socket.receive("bot_uttered", { language: "es" });
+  assert.deepEqual(words(root), SPANISH);
+  assert.equal(root.querySelectorAll(".message").length, 1, "the event draws nothing");
+  // Kept with the conversation, as the switch's choice is; another language leaves it as it is.
+  socket.receive("bot_uttered", { language: "other" });
+  assert.deepEqual(words(root), SPANISH);
+  const reloaded = await openWidget(widget.storage);
+  assert.deepEqual(words(reloaded.root), SPANISH);
+  socket.receive("bot_uttered", { text: "Hello again." });
+  socket.receive("bot_uttered", { language: "en" });
+  assert.deepEqual(words(root), ENGLISH);
+  answer(widget, reloaded);
 });
 
 test("widget: the choice survives a reload, whatever the page's language", async () => {
