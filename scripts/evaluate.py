@@ -37,9 +37,14 @@ MESSAGE_SETS = [
         ROOT / "tests" / "newwriters_dev_conversations.yml",
     ),
     ("spanish", ROOT / "tests" / "spanish_dev_nlu.yml", ROOT / "tests" / "spanish_dev_conversations.yml"),
+    (
+        "spanish second",
+        ROOT / "tests" / "spanish_second_nlu.yml",
+        ROOT / "tests" / "spanish_second_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
-SET_LANGUAGES = {"spanish": "es"}
+SET_LANGUAGES = {"spanish": "es", "spanish second": "es"}
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
     ("realistic safety", ROOT / "tests" / "realistic_safety.yml", "overdose_now", "look_alikes"),
@@ -50,12 +55,14 @@ SAFETY_SETS = [
     ("medicines safety", ROOT / "tests" / "medicines_safety.yml", "overdose_now", "look_alikes"),
     ("context safety", ROOT / "tests" / "context_safety.yml", "overdose_now", "look_alikes"),
     ("spanish safety", ROOT / "tests" / "spanish_dev_safety.yml", "overdose_now", "look_alikes"),
+    ("spanish second safety", ROOT / "tests" / "spanish_second_safety.yml", "overdose_now", "look_alikes"),
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "overdose_now", "look_alikes"),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
     ("older safety", SAFETY, "dosing", "not_dosing"),
     ("spanish safety", ROOT / "tests" / "spanish_dev_safety.yml", "dosing", "dosing_look_alikes"),
+    ("spanish second safety", ROOT / "tests" / "spanish_second_safety.yml", "dosing", "dosing_look_alikes"),
     ("spanish phrases", ROOT / "tests" / "safety_phrases_es.yml", "dosing", "not_dosing"),
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "dosing", None),
 ]

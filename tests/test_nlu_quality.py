@@ -113,18 +113,20 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
         ("context", 350, 0.925, 0.035),
         # Below the issue's targets (92 %, 3 %): a floor under today's figures, against regressions.
         ("new writers", 400, 0.91, 0.05),
-        # Spanish, blind development set: below the issue's targets (90 %, 3 %), a regression floor.
-        ("spanish", 350, 0.87, 0.05),
+        # Spanish development sets: floors under today's figures. The second one was the first final
+        # set, measured once (docs/evaluation.md); under the issue's targets (90 %, 3 %).
+        ("spanish", 350, 0.93, 0.04),
+        ("spanish second", 300, 0.88, 0.045),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
     agent, set_name, min_total, min_correct, max_wrong
 ):
-    """Floors a little under today's figures (one model for English and Spanish: realistic 95.8 %
-    correct, 1.8 % wrong; fresh 95.9 %, 1.9 %; unseen 97.8 %, 1.0 %; typos 95.2 %, 2.7 %; traffic
-    93.9 %, 3.2 %; medicines 95.1 %, 2.7 %; context 94.5 %, 2.4 %; new writers 92.9 %, 4.1 %;
-    spanish 88.9 %, 4.1 %), so a regression fails (docs/evaluation.md). The realistic set's floors
-    are the issue's targets themselves."""
+    """Floors a little under today's figures (one model for English and Spanish: realistic 96.4 %
+    correct, 1.6 % wrong; fresh 96.6 %, 1.9 %; unseen 97.5 %, 1.0 %; typos 95.2 %, 2.4 %; traffic
+    94.7 %, 2.7 %; medicines 94.5 %, 3.6 %; context 94.7 %, 3.2 %; new writers 92.9 %, 3.9 %;
+    spanish 95.1 %, 2.7 %; spanish second 89.9 %, 3.4 %), so a regression fails
+    (docs/evaluation.md). The realistic set's floors are the issue's targets themselves."""
     [(name, nlu, conversations)] = [s for s in MESSAGE_SETS if s[0] == set_name]
     report = await answer_report(agent, name, set_turns(nlu, conversations))
     assert report.total >= min_total
