@@ -727,6 +727,16 @@ def test_loading_the_second_opinion_keeps_the_servers_log_level():
         "im worried about overdosing, i took 10 bars",
         "this is killing me, i want to die",
         "what does narcan do, he's turning blue",
+        # A Spanish veto's words after its anchor stop at punctuation and at "ahora": a question
+        # about signs, a doubt or a nightmare before an emergency does not cancel it.
+        "mi hermano tiene señales de sobredosis, no despierta",
+        "tiene señales de sobredosis y no respira",
+        "es verdad que se puso morado? no respira",
+        "soñé que se moría y ahora no despierta",
+        "en el 2019 tuve una sobredosis, ahora mi hijo no respira",
+        # "algún día" is a hypothetical, but not before an intent of one's own
+        "algún día me voy a matar",
+        "algún día voy a acabar con todo",
     ],
 )
 def test_a_look_alike_veto_leaves_a_crisis_elsewhere_in_the_message(spacy_model, safety_net, text):
