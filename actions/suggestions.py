@@ -1,4 +1,9 @@
-"""Fallback: offer the likeliest questions as buttons, and route to human help when still unsure."""
+"""Fallback: offer the likeliest questions as buttons, and route to human help when still unsure.
+
+When unsure, the emergency comes first: if the message may be an emergency (the classifier gave
+`crisis` some weight) or mentions one (the safety net's `crisis_mention`), the one line with 911 and
+988 (`utter_crisis_footer`) comes before the buttons, not after them.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,23 @@ MAX_SUGGESTIONS = 3
 # Below this classifier confidence an intent is too unlikely to be worth offering.
 MIN_CONFIDENCE = 0.05
 FALLBACK_INTENT = "nlu_fallback"
+# The classifier's confidence in `crisis` from which an unsure reply starts with 911 and 988. Over
+# every held-out set, the fallbacks at or above it: 1 crisis, 15 look-alikes (overdose signs, naloxone),
+# 2 other questions (docs/evaluation.md).
+CRISIS_DOUBT = 0.1
+# The entity components/safety_net.py marks a crisis mention with (MENTION_ENTITY there).
+MENTION_ENTITY = "crisis_mention"
+EMERGENCY_LINE = "utter_crisis_footer"
+
+
+def may_be_an_emergency(message: dict[str, Any]) -> bool:
+    """Whether an unsure reply to this parsed message starts with the emergency line."""
+    if any(e.get("entity") == MENTION_ENTITY for e in message.get("entities") or []):
+        return True
+    return any(
+        r.get("name") == "crisis" and r.get("confidence", 0) >= CRISIS_DOUBT
+        for r in message.get("intent_ranking") or []
+    )
 
 
 def previous_user_intent(tracker: Tracker) -> str | None:
@@ -69,5 +91,7 @@ class ActionSuggestQuestions(Action):
             for intent in choices
         ]
         suggestions.append({"title": texts.suggestion_texts["none"], "payload": "/none_of_these"})
+        if may_be_an_emergency(tracker.latest_message):
+            dispatcher.utter_message(response=EMERGENCY_LINE)
         dispatcher.utter_message(text=texts.suggestion_texts["prompt"], buttons=suggestions)
         return []

@@ -37,8 +37,10 @@ from overrides.rasa_components import component_storage, no_action_probabilities
 
 FOOTER = "utter_crisis_footer"
 DISCLAIMER = "utter_disclaimer"
-# Replies that already give the emergency and crisis lines: no crisis footer after them.
-CARRIES_THE_LINES = {"utter_crisis", "utter_default", "utter_find_help", FOOTER}
+# Replies that already give the emergency and crisis lines: no crisis footer after them. The "did you
+# mean" action puts the line before its buttons for a mention (actions/suggestions.py), or answers
+# with utter_default.
+CARRIES_THE_LINES = {"utter_crisis", "utter_default", "utter_find_help", FOOTER, "action_suggest_questions"}
 # Replies that already carry the disclaimer.
 CARRIES_THE_DISCLAIMER = {"utter_greet_disclaimer", DISCLAIMER}
 # Run around every message without replying.

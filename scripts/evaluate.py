@@ -435,15 +435,26 @@ class FooterReport:
     missed: list[str]
 
 
+def gets_the_help_line(parsed: dict[str, Any]) -> bool:
+    """Whether the reply carries the one line with 911 and 988 (not the crisis reply): after the
+    answer to a crisis mention (components/footer_policy.py), or before the "did you mean" buttons
+    when the message may be an emergency (actions/suggestions.py)."""
+    from actions.suggestions import may_be_an_emergency
+
+    intent = parsed["intent"]["name"]
+    if intent == "crisis":
+        return False
+    if intent == FALLBACK:
+        return may_be_an_emergency(parsed)
+    return any(e.get("entity") == MENTION for e in parsed.get("entities") or [])
+
+
 async def footer_report(agent: Any, name: str, path: Path, look_key: str) -> FooterReport | None:
     items = yaml.safe_load(path.read_text(encoding="utf-8"))[look_key]
     if not all(isinstance(m, dict) and "footer" in m for m in items):
         return None
     parsed = await parse_all(agent, [m["text"] for m in items])
-    gets = [
-        p["intent"]["name"] != "crisis" and any(e.get("entity") == MENTION for e in p.get("entities") or [])
-        for p in parsed
-    ]
+    gets = [gets_the_help_line(p) for p in parsed]
     due = [g for m, g in zip(items, gets, strict=True) if m["footer"]]
     not_due = [g for m, g in zip(items, gets, strict=True) if not m["footer"]]
     missed = [m["text"] for m, g in zip(items, gets, strict=True) if m["footer"] and not g]

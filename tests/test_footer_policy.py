@@ -88,6 +88,7 @@ def tracker(mention: bool, *actions: str) -> DialogueStateTracker:
         (True, ["utter_support_groups", FOOTER], ACTION_LISTEN_NAME),  # then the turn ends
         (True, ["utter_crisis"], None),  # the crisis reply already has every line
         (True, ["utter_find_help"], None),
+        (True, ["action_suggest_questions"], None),  # "did you mean" puts the line before its buttons
         (False, ["utter_support_groups"], None),  # nothing mentioned: the rules decide
     ],
 )

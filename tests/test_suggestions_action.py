@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import medication
 
 from actions.suggestions import MAX_SUGGESTIONS, ActionSuggestQuestions
@@ -106,3 +107,42 @@ def test_a_conversation_in_another_language_gets_the_bilingual_fallback(make_tra
     )
     assert ActionSuggestQuestions().run(dispatcher, tracker, domain) == []
     assert [m["response"] for m in dispatcher.messages] == ["utter_default"]
+
+
+def test_a_message_that_may_be_an_emergency_gets_911_and_988_before_the_buttons(
+    make_tracker, dispatcher, domain
+):
+    """When unsure, the emergency first: the classifier gave crisis some weight."""
+    tracker = make_tracker(
+        "nlu_fallback", ranking=ranking(("ask_withdrawal_dangerous", 0.3), ("crisis", 0.25))
+    )
+    ActionSuggestQuestions().run(dispatcher, tracker, domain)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_crisis_footer", None]
+    assert dispatcher.messages[1]["buttons"][0]["payload"] == "/ask_withdrawal_dangerous"
+
+
+def test_a_crisis_mention_puts_the_line_first_too(make_tracker, dispatcher, domain):
+    tracker = make_tracker(
+        "nlu_fallback",
+        entities=[{"entity": "crisis_mention", "value": "yes"}],
+        ranking=ranking(("ask_support_groups", 0.3)),
+    )
+    ActionSuggestQuestions().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_crisis_footer"
+    assert len(dispatcher.messages) == 2
+
+
+@pytest.mark.parametrize("crisis", [0.0, 0.09])
+def test_no_emergency_line_when_crisis_is_unlikely(make_tracker, dispatcher, domain, crisis):
+    tracker = make_tracker(
+        "nlu_fallback", ranking=ranking(("ask_withdrawal_timeline", 0.4), ("crisis", crisis))
+    )
+    ActionSuggestQuestions().run(dispatcher, tracker, domain)
+    assert [m.get("response") for m in dispatcher.messages] == [None]
+
+
+def test_the_mention_entity_is_the_safety_nets():
+    from actions.suggestions import MENTION_ENTITY
+    from components.safety_net import MENTION_ENTITY as SAFETY_NET_MENTION
+
+    assert MENTION_ENTITY == SAFETY_NET_MENTION
