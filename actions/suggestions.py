@@ -21,8 +21,8 @@ MAX_SUGGESTIONS = 3
 MIN_CONFIDENCE = 0.05
 FALLBACK_INTENT = "nlu_fallback"
 # The classifier's confidence in `crisis` from which an unsure reply starts with 911 and 988. Over
-# every held-out set, the fallbacks at or above it: 1 crisis, 15 look-alikes (overdose signs, naloxone),
-# 2 other questions (docs/evaluation.md).
+# every held-out set, the fallbacks at or above it: 15 look-alikes (overdose signs, naloxone), 2 other
+# questions, no crisis (docs/evaluation.md).
 CRISIS_DOUBT = 0.1
 # The entity components/safety_net.py marks a crisis mention with (MENTION_ENTITY there).
 MENTION_ENTITY = "crisis_mention"
