@@ -42,9 +42,14 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_second_nlu.yml",
         ROOT / "tests" / "spanish_second_conversations.yml",
     ),
+    (
+        "spanish third",
+        ROOT / "tests" / "spanish_third_nlu.yml",
+        ROOT / "tests" / "spanish_third_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
-SET_LANGUAGES = {"spanish": "es", "spanish second": "es"}
+SET_LANGUAGES = {"spanish": "es", "spanish second": "es", "spanish third": "es"}
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
     ("realistic safety", ROOT / "tests" / "realistic_safety.yml", "overdose_now", "look_alikes"),
@@ -56,6 +61,8 @@ SAFETY_SETS = [
     ("context safety", ROOT / "tests" / "context_safety.yml", "overdose_now", "look_alikes"),
     ("spanish safety", ROOT / "tests" / "spanish_dev_safety.yml", "overdose_now", "look_alikes"),
     ("spanish second safety", ROOT / "tests" / "spanish_second_safety.yml", "overdose_now", "look_alikes"),
+    ("spanish third safety", ROOT / "tests" / "spanish_third_safety.yml", "overdose_now", "look_alikes"),
+    ("spanish fourth safety", ROOT / "tests" / "spanish_fourth_safety.yml", "overdose_now", "look_alikes"),
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "overdose_now", "look_alikes"),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
@@ -63,6 +70,8 @@ DOSING_SETS = [
     ("older safety", SAFETY, "dosing", "not_dosing"),
     ("spanish safety", ROOT / "tests" / "spanish_dev_safety.yml", "dosing", "dosing_look_alikes"),
     ("spanish second safety", ROOT / "tests" / "spanish_second_safety.yml", "dosing", "dosing_look_alikes"),
+    ("spanish third safety", ROOT / "tests" / "spanish_third_safety.yml", "dosing", "dosing_look_alikes"),
+    ("spanish fourth safety", ROOT / "tests" / "spanish_fourth_safety.yml", "dosing", "dosing_look_alikes"),
     ("spanish phrases", ROOT / "tests" / "safety_phrases_es.yml", "dosing", "not_dosing"),
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "dosing", None),
 ]
@@ -397,18 +406,21 @@ class DosingReport:
 
 
 async def dosing_report(agent: Any, name: str, path: Path, key: str, look_key: str | None) -> DosingReport:
-    """Requests answered with the no-dose reply (or the crisis reply, which gives no dose either)."""
+    """Requests answered with the no-dose reply, or with another reply that gives no dose and routes
+    to help: the crisis reply, or the out-of-scope reply with the helpline (buying a medicine or
+    getting it without a prescription is a purchase question, as docs/topics.md sorts it)."""
     sets = safety_sets(path)
     asks = [p["intent"]["name"] for p in await parse_all(agent, sets[key])]
+    refusals = {*FORCED, OUT_OF_SCOPE}
     look_texts = sets[look_key] if look_key else []
     looks = [p["intent"]["name"] for p in await parse_all(agent, look_texts)]
     return DosingReport(
         name,
         len(asks),
-        sum(i in FORCED for i in asks),
+        sum(i in refusals for i in asks),
         len(looks),
         sum(i == DOSING for i in looks),
-        [t for t, i in zip(sets[key], asks, strict=True) if i not in FORCED],
+        [t for t, i in zip(sets[key], asks, strict=True) if i not in refusals],
         [t for t, i in zip(look_texts, looks, strict=True) if i == DOSING],
     )
 
@@ -505,7 +517,7 @@ async def evaluate(model: Path, verbose: bool) -> None:
     ]
     safety = [await safety_report(agent, *spec) for spec in SAFETY_SETS if spec[1].exists()]
     print_answer_table(reports, safety)
-    print("Dosing, per set (refused: the no-dose or the crisis reply; look-alikes: answered instead):")
+    print("Dosing, per set (refused: the no-dose, crisis or out-of-scope reply; look-alikes: answered):")
     dosing = [await dosing_report(agent, *spec) for spec in DOSING_SETS if spec[1].exists()]
     for d in dosing:
         print(

@@ -737,6 +737,16 @@ def test_loading_the_second_opinion_keeps_the_servers_log_level():
         # "algún día" is a hypothetical, but not before an intent of one's own
         "algún día me voy a matar",
         "algún día voy a acabar con todo",
+        # the past needs its time and stops at "que", "hoy", "ya": "since a month" is still now
+        "hace un mes que quiero matarme",
+        "hace dos años tuve una sobredosis y hoy me tomé todas las pastillas",
+        "la otra vez casi se muere, ya no respira",
+        # a veto for a plan ("antes de matarme") was the past's "antes"; no longer
+        "antes de matarme quiero despedirme",
+        # someone in a film, then someone here
+        "en la película se ponía azul, pero ahora mi hermano no respira",
+        # quitting drugs is not life, but "no quiero seguir viviendo" is
+        "ya no quiero seguir viviendo",
     ],
 )
 def test_a_look_alike_veto_leaves_a_crisis_elsewhere_in_the_message(spacy_model, safety_net, text):
