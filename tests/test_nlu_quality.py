@@ -188,6 +188,10 @@ async def test_dosing_requests_of_every_set_are_refused(agent, name):
     assert report.look_alikes_refused <= 0.10 * report.look_alikes, report.flagged
 
 
+# Share of a Spanish set read as Spanish, where not 95 % (the third set reads 93.0 %).
+SPANISH_READ_FLOORS = {"spanish third": 0.92}
+
+
 @pytest.mark.parametrize("name", [s[0] for s in LANGUAGE_SETS])
 async def test_each_set_is_read_in_its_own_language(agent, name):
     """An English message read as Spanish would get the Spanish fallback instead of its answer: at
@@ -202,7 +206,7 @@ async def test_each_set_is_read_in_its_own_language(agent, name):
     if language == "en":
         assert shares[other] / total <= 0.005
     else:
-        assert shares[language] / total >= (0.92 if name == "spanish third" else 0.95)
+        assert shares[language] / total >= SPANISH_READ_FLOORS.get(name, 0.95)
         assert shares[other] / total <= 0.05
 
 
