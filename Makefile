@@ -116,7 +116,11 @@ test-prod: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) ## Production-profile tests: 50 c
 	scripts/ensure_prod_packages.sh
 	$(BIN)/pytest -m prod -s tests/test_prod_profile.py tests/test_console_prod.py
 
-test: lint validate widget-test pytest test-stories ## Everything: lint, validate, widget unit tests, pytest, conversation tests
+# The model trains while the checks and builds that do not need it run beside it (-j2), then the
+# tests that do: on a fresh clone the checks cost no time of their own.
+test: ## Everything: lint, validate, widget unit tests, pytest, conversation tests
+	$(MAKE) --no-print-directory -j2 lint validate widget-test $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) chromium
+	$(MAKE) --no-print-directory pytest test-stories
 
 evaluate: $(MODEL) ## Held-out report per set: answered right, did-you-mean, wrong, crisis recall (ARGS=--misses)
 	$(BIN)/python -m scripts.evaluate --model $(MODEL) $(ARGS)
