@@ -109,7 +109,7 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
         ("unseen", 350, 0.955, 0.02),
         ("typos", 350, 0.94, 0.03),
         ("traffic", 350, 0.93, 0.035),
-        ("medicines", 350, 0.935, 0.04),
+        ("medicines", 350, 0.93, 0.04),
         ("context", 350, 0.925, 0.035),
         # Below the issue's targets (92 %, 3 %): a floor under today's figures, against regressions.
         ("new writers", 400, 0.92, 0.04),
@@ -124,12 +124,12 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
 async def test_messages_as_people_write_them_get_the_right_answer(
     agent, set_name, min_total, min_correct, max_wrong
 ):
-    """Floors a little under today's figures (one model for English and Spanish: realistic 96.6 %
-    correct, 1.4 % wrong; fresh 97.0 %, 1.9 %; unseen 97.0 %, 1.2 %; typos 95.2 %, 2.7 %; traffic
-    95.7 %, 2.4 %; medicines 94.8 %, 1.6 %; context 95.3 %, 2.6 %; new writers 94.0 %, 3.2 %;
-    spanish 97.3 %, 1.4 %; spanish second 96.3 %, 1.4 %; spanish third 91.5 %, 4.0 %), so a
-    regression fails
-    (docs/evaluation.md). The realistic set's floors are the issue's targets themselves."""
+    """Floors a little under today's figures (one model for English and Spanish: realistic 97.8 %
+    correct, 1.2 % wrong; fresh 97.8 %, 0.7 %; unseen 97.5 %, 0.7 %; typos 95.5 %, 1.9 %; traffic
+    95.7 %, 2.4 %; medicines 94.0 %, 1.6 %; context 95.5 %, 1.6 %; new writers 94.0 %, 3.2 %;
+    spanish 96.7 %, 1.9 %; spanish second 96.8 %, 1.1 %; spanish third 91.1 %, 3.6 %), so a
+    regression fails (docs/evaluation.md). The realistic set's floors are the issue's targets
+    themselves."""
     [(name, nlu, conversations)] = [s for s in MESSAGE_SETS if s[0] == set_name]
     report = await answer_report(agent, name, set_turns(nlu, conversations))
     assert report.total >= min_total
