@@ -94,6 +94,9 @@ UNSCORED = [
 ]
 # Sets by the language their messages are written in: how many the assistant reads as that language.
 LANGUAGE_SETS = [(name, nlu, SET_LANGUAGES.get(name, "en")) for name, nlu, _ in MESSAGE_SETS]
+# Messages in other languages written in the Latin alphabet (French, Portuguese, ...), by language:
+# how many get the reply for another language ("other": both languages and the help lines).
+OTHER_LANGUAGES = ROOT / "tests" / "other_languages.yml"
 FALLBACK = "nlu_fallback"
 DOSING = "ask_dosing"
 MENTION = "crisis_mention"
@@ -484,6 +487,20 @@ async def language_shares(agent: Any, path: Path) -> Counter:
     return Counter(message_language(p) for p in await parse_all(agent, texts))
 
 
+def other_language_messages(path: Path = OTHER_LANGUAGES) -> dict[str, list[str]]:
+    """The messages of tests/other_languages.yml, by language."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["messages"]
+
+
+async def other_language_shares(agent: Any, path: Path = OTHER_LANGUAGES) -> dict[str, Counter]:
+    """Per language of the file, how many of its messages were read as each language ("other": the
+    reply for another language; None: not sure)."""
+    return {
+        language: Counter(message_language(p) for p in await parse_all(agent, texts))
+        for language, texts in other_language_messages(path).items()
+    }
+
+
 def set_turns(nlu: Path, conversations: Path | None) -> list[Turn]:
     return message_turns(nlu) + (conversation_turns(conversations) if conversations else [])
 
@@ -545,6 +562,13 @@ async def evaluate(model: Path, verbose: bool) -> None:
             print(
                 f"  {name:<16} {total:>4}  en {shares['en'] / total:>6.1%}  es {shares['es'] / total:>6.1%}"
                 f"  not sure {shares[None] / total:>6.1%}"
+            )
+    if OTHER_LANGUAGES.exists():
+        print("Other languages (messages given the reply for another language / read as en, es, not sure):")
+        for language, shares in (await other_language_shares(agent)).items():
+            print(
+                f"  {language:<16} {shares['other']:>3}/{sum(shares.values()):<3}"
+                f"  en {shares['en']:>3}  es {shares['es']:>3}  not sure {shares[None]:>3}"
             )
     if verbose:
         for r in reports:

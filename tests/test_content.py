@@ -370,8 +370,10 @@ def held_out_files() -> tuple[list[Path], list[Path], list[Path]]:
 def test_every_held_out_file_in_tests_is_scored():
     """A set written for a measurement but left out of the evaluator would also escape the overlap
     check below."""
+    from scripts.evaluate import OTHER_LANGUAGES
+
     nlu, safety, conversations = held_out_files()
-    scored = {p.name for p in nlu + safety + conversations}
+    scored = {p.name for p in nlu + safety + conversations} | {OTHER_LANGUAGES.name}
     candidates = {p.name for p in (ROOT / "tests").glob("*.yml") if p.name != "test_stories.yml"}
     assert candidates == scored
 
@@ -379,7 +381,7 @@ def test_every_held_out_file_in_tests_is_scored():
 def test_held_out_phrasings_are_not_in_the_training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
-    from scripts.evaluate import safety_sets
+    from scripts.evaluate import other_language_messages, safety_sets
 
     def norm(text: str) -> str:
         return re.sub(r"\W+", " ", text.lower()).strip()
@@ -394,4 +396,5 @@ def test_held_out_phrasings_are_not_in_the_training_data():
         for c in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]
         for t in c["turns"]
     }
+    held_out |= {norm(text) for texts in other_language_messages().values() for text in texts}
     assert held_out & training == set()
