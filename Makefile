@@ -94,8 +94,9 @@ lint: $(INSTALLED) ## ruff (lint and format) and mypy
 validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
 	scripts/validate.sh
 
+# The slowest tests are listed at the end: where CI's minutes go.
 pytest: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) chromium ## Unit, data, NLU-quality, safety, end-to-end and browser tests
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
 	$(BIN)/python -m serving.launch test core -m $(MODEL) --stories tests/test_stories.yml \
