@@ -46,13 +46,13 @@ def test_a_no_with_its_comment_is_queued(recording):
     assert prompt["answer"] == "helps.valium"
 
     assert [m.get("text") for m in servers.say(sender, prompt["no"]["payload"])] == [FEEDBACK_NO_REPLY]
-    comment = servers.say(sender, "i wanted to know if it helps me sleep, text me on 555-123-4567")
+    comment = servers.say(sender, "i wanted to know if it helps me sleep, my number is 555-123-4567")
     assert comment and all(m.get("text") or m.get("feedback") for m in comment), "answered as usual"
 
     (item,) = [q for q in rows(db, "faq_queue", sender) if q["reason"] == schema.REASON_NOT_HELPFUL]
     assert item["text"] == "does valium help with opioid withdrawal"
     assert item["answer"] == "helps.valium"
-    assert item["comment"] == "i wanted to know if it helps me sleep, text me on [phone removed]"
+    assert item["comment"] == "i wanted to know if it helps me sleep, my number is [phone removed]"
     assert (item["channel"], item["status"]) == ("rest", schema.OPEN)
     guesses = json.loads(item["guesses"])
     assert guesses[0]["intent"] == "ask_med_helps" and 1 <= len(guesses) <= 3
