@@ -751,3 +751,17 @@ def test_loading_the_second_opinion_keeps_the_servers_log_level():
 )
 def test_a_look_alike_veto_leaves_a_crisis_elsewhere_in_the_message(spacy_model, safety_net, text):
     assert safety_net.matched_labels(spacy_model.model(text.lower()))[:1] == ["CRISIS"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "content").glob("*.yml")),
+    ids=lambda p: p.name,
+)
+def test_the_fast_yaml_loader_reads_what_the_safe_loader_reads(path):
+    """The pattern and content files are read with libyaml's loader (components/safety_net.py,
+    content/__init__.py): the same data as yaml.safe_load, booleans and numbers included."""
+    from components.safety_net import YAML_LOADER, read_yaml
+
+    assert YAML_LOADER is yaml.CSafeLoader  # PyYAML's wheel is built with libyaml
+    assert read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8"))
