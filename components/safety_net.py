@@ -35,6 +35,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from content import read_yaml
+
 logger = logging.getLogger(__name__)
 
 PATTERNS_FILE = "patterns.yml"
@@ -84,27 +86,36 @@ def load_pattern_files(paths: list[Path]) -> tuple[dict[str, list[Any]], dict[st
     patterns: dict[str, list[Any]] = {}
     together: dict[str, list[list[str]]] = {}
     for path in paths:
-        for label, rules in load_patterns(path).items():
+        file_patterns, file_together = read_pattern_file(path)
+        for label, rules in file_patterns.items():
             patterns.setdefault(label, []).extend(rules)
-        for label, entries in load_together(path).items():
+        for label, entries in file_together.items():
             together.setdefault(label, []).extend(entries)
     return patterns, together
 
 
-# libyaml's safe loader where PyYAML was built with it: the same data as yaml.SafeLoader (checked in
-# tests/test_components.py) at a tenth of the time; the pattern files took 3.7 s of each server's
-# 11 s model load with the pure-Python one.
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Patterns = dict[str, list[list[dict[str, Any]]]]
+Together = dict[str, list[list[str]]]
 
 
-def read_yaml(path: Path) -> Any:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
-
-
-def load_patterns(path: Path) -> dict[str, list[list[dict[str, Any]]]]:
-    """Reads `{LABEL: [spaCy token pattern, ...]}` and checks its shape."""
+def read_pattern_file(path: Path) -> tuple[Patterns, Together]:
+    """A pattern file's `patterns` and `together`, each checked; the file is parsed once (with
+    libyaml: the pattern files took 3.7 s of a server's 11 s model load with PyYAML's own parser)."""
     data = read_yaml(path) or {}
-    patterns = data.get("patterns")
+    return check_patterns(path, data.get("patterns")), check_together(path, data)
+
+
+def load_patterns(path: Path) -> Patterns:
+    """Reads `{LABEL: [spaCy token pattern, ...]}` and checks its shape."""
+    return read_pattern_file(path)[0]
+
+
+def load_together(path: Path) -> Together:
+    """Reads the optional `together: {LABEL: [[PART, PART, ...], ...]}` combinations."""
+    return read_pattern_file(path)[1]
+
+
+def check_patterns(path: Path, patterns: Any) -> Patterns:
     if not isinstance(patterns, dict) or not patterns:
         raise ValueError(f"{path}: expected a non-empty 'patterns' mapping of LABEL -> list")
     for label, rules in patterns.items():
@@ -127,9 +138,7 @@ def load_patterns(path: Path) -> dict[str, list[list[dict[str, Any]]]]:
     return patterns
 
 
-def load_together(path: Path) -> dict[str, list[list[str]]]:
-    """Reads the optional `together: {LABEL: [[PART, PART, ...], ...]}` combinations."""
-    data = read_yaml(path) or {}
+def check_together(path: Path, data: dict[str, Any]) -> Together:
     together = data.get("together") or {}
     patterns = data.get("patterns") or {}
     for label, entries in together.items():
@@ -204,8 +213,8 @@ class SafetyNet(GraphComponent):
         **kwargs: Any,
     ) -> SafetyNet:
         with model_storage.read_from(resource) as directory:
-            path = directory / PATTERNS_FILE
-            return cls(config, load_patterns(path), model_storage, resource, load_together(path))
+            patterns, together = read_pattern_file(directory / PATTERNS_FILE)
+            return cls(config, patterns, model_storage, resource, together)
 
     def train(self, training_data: TrainingData, model: SpacyModel | None = None) -> Resource:
         unknown = set(self._label_intents.values()) - set(training_data.intents)

@@ -759,9 +759,9 @@ def test_a_look_alike_veto_leaves_a_crisis_elsewhere_in_the_message(spacy_model,
     ids=lambda p: p.name,
 )
 def test_the_fast_yaml_loader_reads_what_the_safe_loader_reads(path):
-    """The pattern and content files are read with libyaml's loader (components/safety_net.py,
-    content/__init__.py): the same data as yaml.safe_load, booleans and numbers included."""
-    from components.safety_net import YAML_LOADER, read_yaml
+    """The pattern and content files are read with libyaml's loader (content.read_yaml): the same
+    data as yaml.safe_load, booleans and numbers included."""
+    from content import YAML_LOADER, read_yaml
 
     assert YAML_LOADER is yaml.CSafeLoader  # PyYAML's wheel is built with libyaml
     assert read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8"))
