@@ -95,8 +95,9 @@ UNSCORED = [
 # Sets by the language their messages are written in: how many the assistant reads as that language.
 LANGUAGE_SETS = [(name, nlu, SET_LANGUAGES.get(name, "en")) for name, nlu, _ in MESSAGE_SETS]
 # Messages in other languages written in the Latin alphabet (French, Portuguese, ...), by language:
-# how many get the reply for another language ("other": both languages and the help lines).
-OTHER_LANGUAGES = ROOT / "tests" / "other_languages.yml"
+# how many get the reply for another language ("other": both languages and the help lines). The
+# second file also has English and Spanish messages that must not get it (`english_or_spanish`).
+OTHER_LANGUAGES = [ROOT / "tests" / "other_languages.yml", ROOT / "tests" / "other_languages_second.yml"]
 FALLBACK = "nlu_fallback"
 DOSING = "ask_dosing"
 MENTION = "crisis_mention"
@@ -487,17 +488,18 @@ async def language_shares(agent: Any, path: Path) -> Counter:
     return Counter(message_language(p) for p in await parse_all(agent, texts))
 
 
-def other_language_messages(path: Path = OTHER_LANGUAGES) -> dict[str, list[str]]:
-    """The messages of tests/other_languages.yml, by language."""
-    return yaml.safe_load(path.read_text(encoding="utf-8"))["messages"]
+def other_language_messages(path: Path, key: str = "messages") -> dict[str, list[str]]:
+    """The messages of an other-languages file, by language (`key`: "messages", in other languages;
+    "english_or_spanish", in English or Spanish)."""
+    return yaml.safe_load(path.read_text(encoding="utf-8")).get(key, {})
 
 
-async def other_language_shares(agent: Any, path: Path = OTHER_LANGUAGES) -> dict[str, Counter]:
+async def other_language_shares(agent: Any, path: Path, key: str = "messages") -> dict[str, Counter]:
     """Per language of the file, how many of its messages were read as each language ("other": the
     reply for another language; None: not sure)."""
     return {
         language: Counter(message_language(p) for p in await parse_all(agent, texts))
-        for language, texts in other_language_messages(path).items()
+        for language, texts in other_language_messages(path, key).items()
     }
 
 
@@ -563,13 +565,14 @@ async def evaluate(model: Path, verbose: bool) -> None:
                 f"  {name:<16} {total:>4}  en {shares['en'] / total:>6.1%}  es {shares['es'] / total:>6.1%}"
                 f"  not sure {shares[None] / total:>6.1%}"
             )
-    if OTHER_LANGUAGES.exists():
-        print("Other languages (messages given the reply for another language / read as en, es, not sure):")
-        for language, shares in (await other_language_shares(agent)).items():
-            print(
-                f"  {language:<16} {shares['other']:>3}/{sum(shares.values()):<3}"
-                f"  en {shares['en']:>3}  es {shares['es']:>3}  not sure {shares[None]:>3}"
-            )
+    print("Other languages (messages given the reply for another language / read as en, es, not sure):")
+    for path in OTHER_LANGUAGES:
+        for key in ("messages", "english_or_spanish"):
+            for language, shares in (await other_language_shares(agent, path, key)).items():
+                print(
+                    f"  {path.stem + ' ' + language:<36} {shares['other']:>3}/{sum(shares.values()):<3}"
+                    f"  en {shares['en']:>3}  es {shares['es']:>3}  not sure {shares[None]:>3}"
+                )
     if verbose:
         for r in reports:
             print(f"  misses in {r.name} (expected -> got):")

@@ -373,7 +373,7 @@ def test_every_held_out_file_in_tests_is_scored():
     from scripts.evaluate import OTHER_LANGUAGES
 
     nlu, safety, conversations = held_out_files()
-    scored = {p.name for p in nlu + safety + conversations} | {OTHER_LANGUAGES.name}
+    scored = {p.name for p in nlu + safety + conversations} | {p.name for p in OTHER_LANGUAGES}
     candidates = {p.name for p in (ROOT / "tests").glob("*.yml") if p.name != "test_stories.yml"}
     assert candidates == scored
 
@@ -381,7 +381,7 @@ def test_every_held_out_file_in_tests_is_scored():
 def test_held_out_phrasings_are_not_in_the_training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
-    from scripts.evaluate import other_language_messages, safety_sets
+    from scripts.evaluate import OTHER_LANGUAGES, other_language_messages, safety_sets
 
     def norm(text: str) -> str:
         return re.sub(r"\W+", " ", text.lower()).strip()
@@ -396,5 +396,11 @@ def test_held_out_phrasings_are_not_in_the_training_data():
         for c in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]
         for t in c["turns"]
     }
-    held_out |= {norm(text) for texts in other_language_messages().values() for text in texts}
+    held_out |= {
+        norm(text)
+        for path in OTHER_LANGUAGES
+        for key in ("messages", "english_or_spanish")
+        for texts in other_language_messages(path, key).values()
+        for text in texts
+    }
     assert held_out & training == set()

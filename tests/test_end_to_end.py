@@ -125,6 +125,9 @@ def test_a_message_in_another_language_gets_both_languages_and_the_help_lines(se
     # Back in English, the conversation answers in English again.
     english = texts(servers.say("e2e-other", "what are the symptoms of opioid withdrawal"))
     assert "Withdrawal affects" in english
+    # Another language in the Latin alphabet, too.
+    german = texts(servers.say("e2e-other", "Kann man Klonopin und Methadon zusammen nehmen?"))
+    assert german.startswith("In an emergency, call 911 now")
 
 
 def test_a_question_that_mentions_an_overdose_gets_its_answer_then_one_help_line(servers):

@@ -11,15 +11,39 @@ from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from components.language import LanguageDetector
+from components.language import LanguageDetector, other_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFETY_ES = yaml.safe_load((ROOT / "tests" / "safety_phrases_es.yml").read_text(encoding="utf-8"))
 
 
+OTHER_LANGUAGES = yaml.safe_load((ROOT / "tests" / "other_languages.yml").read_text(encoding="utf-8"))
+OTHER_LANGUAGES_SECOND = yaml.safe_load(
+    (ROOT / "tests" / "other_languages_second.yml").read_text(encoding="utf-8")
+)
+
+
 @pytest.fixture(scope="module")
 def detector() -> LanguageDetector:
-    return LanguageDetector({})
+    """The detector as trained: its vocabulary is the words of the NLU training data."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(ROOT / "data" / "nlu"))
+    texts = [m.get(TEXT) or "" for m in data.training_examples]
+    return LanguageDetector({}, LanguageDetector.vocabulary_of(texts))
+
+
+def test_the_vocabulary_is_kept_with_the_model(tmp_path):
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    storage, resource = LocalModelStorage(tmp_path), Resource("language")
+    trained = LanguageDetector.create({}, storage, resource, None)  # type: ignore[arg-type]
+    trained.train(TrainingData([Message(data={TEXT: "¿El Valium ayuda?", INTENT: "x"})]))
+    loaded = LanguageDetector.load({}, storage, resource, None)  # type: ignore[arg-type]
+    assert {"el", "valium", "ayuda"} <= loaded._vocabulary
+    assert "the" in loaded._vocabulary and "para" in loaded._vocabulary  # the stop words too
 
 
 def parsed(text: str, model: SpacyModel, detector: LanguageDetector, intent: str = "ask_withdrawal_symptoms"):
@@ -128,3 +152,62 @@ def test_a_message_in_another_script_is_another_language_and_gets_the_fallback(s
 @pytest.mark.parametrize("text", ["does valium help", "el valium sirve?", "ok 👍", "is it ok 安"])
 def test_latin_letters_or_too_few_others_are_not_another_language(spacy_model, detector, text):
     assert "other" not in parsed(text, spacy_model, detector)[1]
+
+
+def messages_of(node: object) -> list[str]:
+    """Every message of a test file: list items, and each line of an `examples` block."""
+    if isinstance(node, dict):
+        out: list[str] = []
+        for key, value in node.items():
+            if key == "examples" and isinstance(value, str):
+                out += [line.strip()[2:] for line in value.splitlines() if line.strip().startswith("- ")]
+            else:
+                out += messages_of(value)
+        return out
+    if isinstance(node, list):
+        return [m for v in node for m in messages_of(v)]
+    return [node] if isinstance(node, str) and " " in node.strip() else []
+
+
+def read_as(text: str, model: SpacyModel, detector: LanguageDetector) -> str | None:
+    msg = Message(data={TEXT: text})
+    msg.set(SPACY_DOCS[TEXT], model.model(text.lower()))
+    return detector.detect(detector.without_medication_names(msg))[0]
+
+
+@pytest.mark.parametrize(
+    ("messages", "floor"),
+    # The thresholds were chosen on the first file (71/84); the second measures them (74/84).
+    [(OTHER_LANGUAGES["messages"], 70), (OTHER_LANGUAGES_SECOND["messages"], 72)],
+    ids=["first", "second"],
+)
+def test_other_latin_script_languages_are_told_apart(spacy_model, detector, messages, floor):
+    read = {lang: [read_as(t, spacy_model, detector) for t in texts] for lang, texts in messages.items()}
+    caught = sum(r.count("other") for r in read.values())
+    assert caught >= floor, {lang: r.count("other") for lang, r in read.items()}
+
+
+def test_no_english_or_spanish_message_of_the_tests_is_read_as_another_language(spacy_model, detector):
+    texts = sorted(
+        {
+            text
+            for path in (ROOT / "tests").glob("*.yml")
+            if not path.name.startswith("other_languages")
+            for text in messages_of(yaml.safe_load(path.read_text(encoding="utf-8")))
+        }
+        | {text for texts in OTHER_LANGUAGES_SECOND["english_or_spanish"].values() for text in texts}
+    )
+    assert len(texts) > 5000
+    taken = [t for t in texts if not other_script(t) and read_as(t, spacy_model, detector) == "other"]
+    assert taken == []
+
+
+@pytest.mark.parametrize("intent", ["crisis", "ask_dosing"])
+def test_another_latin_language_keeps_a_safety_reply(spacy_model, detector, intent):
+    text = "je veux mourir j'ai avalé toute la boite de xanax"
+    assert parsed(text, spacy_model, detector, intent=intent) == (intent, ["other"])
+
+
+def test_another_latin_language_gets_the_bilingual_fallback(spacy_model, detector):
+    text = "Kann man Klonopin und Methadon zusammen nehmen?"
+    assert parsed(text, spacy_model, detector) == ("nlu_fallback", ["other"])
