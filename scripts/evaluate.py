@@ -211,6 +211,9 @@ class SetReport:
     correct: int = 0
     did_you_mean: int = 0
     wrong: int = 0
+    # did-you-means of a message that asked a question (not a greeting, thanks, feedback or an
+    # out-of-scope remark, which no button offers), and of those, how many offered the right one
+    did_you_mean_questions: int = 0
     offered_right: int = 0
     misses: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -323,6 +326,14 @@ def offered(parsed: dict[str, Any]) -> list[str]:
     ][:MAX_SUGGESTIONS]
 
 
+def asks_a_question(intent: str) -> bool:
+    """Whether a message of this intent asks a question "did you mean" can offer: one with a button
+    title, or a follow-up on a medicine ("and klonopin?", counted although no button names it)."""
+    from content import load_content
+
+    return intent in load_content().question_titles or intent == "ask_what_about"
+
+
 async def answer_report(agent: Any, name: str, turns: list[Turn]) -> SetReport:
     report = SetReport(name)
     expected_chat, predicted_chat = Conversation(), Conversation()
@@ -348,7 +359,9 @@ async def answer_report(agent: Any, name: str, turns: list[Turn]) -> SetReport:
             continue
         if intent == FALLBACK:
             report.did_you_mean += 1
-            report.offered_right += turn.intent in offered(parsed)
+            if asks_a_question(turn.intent):
+                report.did_you_mean_questions += 1
+                report.offered_right += turn.intent in offered(parsed)
         else:
             report.wrong += 1
         report.misses.append(
@@ -508,12 +521,15 @@ def set_turns(nlu: Path, conversations: Path | None) -> list[Turn]:
 
 
 def print_answer_table(reports: list[SetReport], safety: list[SafetyReport]) -> None:
-    print("Answers, per set (a did-you-mean is not a wrong answer; 'right among 3' is of did-you-means):")
+    print(
+        "Answers, per set (a did-you-mean is not a wrong answer; 'right among 3' is of the did-you-means"
+        " of a question, not of greetings, thanks or feedback):"
+    )
     print(
         f"  {'set':<16} {'n':>4}  {'correct':>8}  {'did-you-mean':>12}  {'wrong':>6}  {'right among 3':>13}"
     )
     for r in reports:
-        among = f"{r.offered_right}/{r.did_you_mean}" if r.did_you_mean else "-"
+        among = f"{r.offered_right}/{r.did_you_mean_questions}" if r.did_you_mean_questions else "-"
         print(
             f"  {r.name:<16} {r.total:>4}  {r.rate(r.correct):>8.1%}  {r.rate(r.did_you_mean):>12.1%}"
             f"  {r.rate(r.wrong):>6.1%}  {among:>13}"

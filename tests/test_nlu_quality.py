@@ -100,6 +100,17 @@ async def test_medication_entity_in_the_full_pipeline(agent, text, value):
     assert [e["value"] for e in parsed["entities"] if e["entity"] == "medication"] == [value]
 
 
+# Each message set's report, computed once for the tests that read it.
+_REPORTS: dict[str, Any] = {}
+
+
+async def set_report(agent: Any, set_name: str) -> Any:
+    if set_name not in _REPORTS:
+        [(name, nlu, conversations)] = [s for s in MESSAGE_SETS if s[0] == set_name]
+        _REPORTS[set_name] = await answer_report(agent, name, set_turns(nlu, conversations))
+    return _REPORTS[set_name]
+
+
 @pytest.mark.parametrize(
     ("set_name", "min_total", "min_correct", "max_wrong"),
     [
@@ -130,11 +141,21 @@ async def test_messages_as_people_write_them_get_the_right_answer(
     spanish 96.7 %, 1.9 %; spanish second 96.8 %, 1.1 %; spanish third 91.1 %, 3.6 %), so a
     regression fails (docs/evaluation.md). The realistic set's floors are the issue's targets
     themselves."""
-    [(name, nlu, conversations)] = [s for s in MESSAGE_SETS if s[0] == set_name]
-    report = await answer_report(agent, name, set_turns(nlu, conversations))
+    report = await set_report(agent, set_name)
     assert report.total >= min_total
     assert report.rate(report.wrong) <= max_wrong, report.misses
     assert report.rate(report.correct) >= min_correct, report.misses
+
+
+async def test_did_you_mean_offers_the_right_question(agent):
+    """The issue's target: the right question among the buttons of at least 80 % of the did-you-means
+    of a question (greetings, thanks and feedback have no button to be offered). Summed over the
+    message sets, small each: 65 of 73 today (docs/evaluation.md)."""
+    reports = [await set_report(agent, name) for name, _, _ in MESSAGE_SETS if name != "older held-out"]
+    questions = sum(r.did_you_mean_questions for r in reports)
+    right = sum(r.offered_right for r in reports)
+    assert questions >= 40
+    assert right >= 0.8 * questions, {r.name: (r.offered_right, r.did_you_mean_questions) for r in reports}
 
 
 @pytest.mark.parametrize("name", [s[0] for s in SAFETY_SETS if s[0] != "older safety"])
