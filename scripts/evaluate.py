@@ -47,9 +47,14 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_third_nlu.yml",
         ROOT / "tests" / "spanish_third_conversations.yml",
     ),
+    (
+        "spanish fifth",
+        ROOT / "tests" / "spanish_fifth_nlu.yml",
+        ROOT / "tests" / "spanish_fifth_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
-SET_LANGUAGES = {"spanish": "es", "spanish second": "es", "spanish third": "es"}
+SET_LANGUAGES = {"spanish": "es", "spanish second": "es", "spanish third": "es", "spanish fifth": "es"}
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
     ("realistic safety", ROOT / "tests" / "realistic_safety.yml", "overdose_now", "look_alikes"),
@@ -63,6 +68,7 @@ SAFETY_SETS = [
     ("spanish second safety", ROOT / "tests" / "spanish_second_safety.yml", "overdose_now", "look_alikes"),
     ("spanish third safety", ROOT / "tests" / "spanish_third_safety.yml", "overdose_now", "look_alikes"),
     ("spanish fourth safety", ROOT / "tests" / "spanish_fourth_safety.yml", "overdose_now", "look_alikes"),
+    ("spanish fifth safety", ROOT / "tests" / "spanish_fifth_safety.yml", "overdose_now", "look_alikes"),
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "overdose_now", "look_alikes"),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
@@ -72,6 +78,7 @@ DOSING_SETS = [
     ("spanish second safety", ROOT / "tests" / "spanish_second_safety.yml", "dosing", "dosing_look_alikes"),
     ("spanish third safety", ROOT / "tests" / "spanish_third_safety.yml", "dosing", "dosing_look_alikes"),
     ("spanish fourth safety", ROOT / "tests" / "spanish_fourth_safety.yml", "dosing", "dosing_look_alikes"),
+    ("spanish fifth safety", ROOT / "tests" / "spanish_fifth_safety.yml", "dosing", "dosing_look_alikes"),
     ("spanish phrases", ROOT / "tests" / "safety_phrases_es.yml", "dosing", "not_dosing"),
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "dosing", None),
 ]

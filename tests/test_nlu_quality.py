@@ -124,12 +124,13 @@ async def set_report(agent: Any, set_name: str) -> Any:
         ("context", 350, 0.925, 0.035),
         # Below the issue's targets (92 %, 3 %): a floor under today's figures, against regressions.
         ("new writers", 400, 0.92, 0.04),
-        # Spanish development sets: floors under today's figures. The second and third were final
-        # sets, each measured once (docs/evaluation.md); the third's wrong answers are over the
-        # issue's target (3 %).
+        # Spanish development sets: floors under today's figures. The second, third and fifth were
+        # final sets, each measured once (docs/evaluation.md); the third's wrong answers are over
+        # the issue's target (3 %).
         ("spanish", 350, 0.95, 0.03),
         ("spanish second", 300, 0.94, 0.03),
         ("spanish third", 200, 0.89, 0.05),
+        ("spanish fifth", 200, 0.94, 0.03),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
@@ -138,7 +139,8 @@ async def test_messages_as_people_write_them_get_the_right_answer(
     """Floors a little under today's figures (one model for English and Spanish: realistic 97.8 %
     correct, 1.2 % wrong; fresh 97.8 %, 0.7 %; unseen 97.5 %, 0.7 %; typos 95.5 %, 1.9 %; traffic
     95.7 %, 2.4 %; medicines 94.0 %, 1.6 %; context 95.5 %, 1.6 %; new writers 94.0 %, 3.2 %;
-    spanish 96.7 %, 1.9 %; spanish second 96.8 %, 1.1 %; spanish third 91.1 %, 3.6 %), so a
+    spanish 96.7 %, 1.9 %; spanish second 96.8 %, 1.1 %; spanish third 91.1 %, 3.6 %; spanish fifth
+    95.5 %, 2.0 %, as measured once as the final set), so a
     regression fails (docs/evaluation.md). The realistic set's floors are the issue's targets
     themselves."""
     report = await set_report(agent, set_name)
@@ -209,8 +211,8 @@ async def test_dosing_requests_of_every_set_are_refused(agent, name):
     assert report.look_alikes_refused <= 0.10 * report.look_alikes, report.flagged
 
 
-# Share of a Spanish set read as Spanish, where not 95 % (the third set reads 93.0 %).
-SPANISH_READ_FLOORS = {"spanish third": 0.92}
+# Share of a Spanish set read as Spanish, where not 95 % (the third set reads 93.0 %, the fifth 94.2 %).
+SPANISH_READ_FLOORS = {"spanish third": 0.92, "spanish fifth": 0.93}
 
 
 @pytest.mark.parametrize("name", [s[0] for s in LANGUAGE_SETS])
