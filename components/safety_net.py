@@ -7,6 +7,11 @@ model behaves the same wherever it is loaded.
 
 Spanish is written with and without accents ("está" / "esta"): its patterns match the token extension
 `_.fold`, the lowercased word with its accents taken off, so each word is written once, unaccented.
+The Matcher itself reads that form from the token's NORM, which `_match` sets to the fold before
+matching: spaCy evaluates an `IN` set on an extension through `token._` in Python, token by token,
+which made the Spanish patterns about ten times as slow as the English ones on LOWER
+(`python -m benchmarks.matcher` prints both ways side by side). Nothing else in the pipeline reads
+NORM; the patterns files and the model keep the `_.fold` spelling.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ MENTION_ENTITY = "crisis_mention"
 STRING_ATTRS = {"LOWER", "ORTH", "TEXT", "LEMMA", "NORM"}
 
 
+Patterns = dict[str, list[list[dict[str, Any]]]]
+Together = dict[str, list[list[str]]]
+
 # The token extension the Spanish patterns match: the word lowercased, without accents or tildes.
 FOLD_ATTR = "fold"
 
@@ -76,6 +84,40 @@ def register_fold_extension() -> None:
         Token.set_extension(FOLD_ATTR, getter=lambda token: fold(token.text))
 
 
+def norm_rule(rule: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A token pattern with its `{"_": {"fold": X}}` written as `{"NORM": X}` (see `set_fold_norms`)."""
+    native = []
+    for token in rule:
+        extension = dict(token.get("_") or {})
+        if FOLD_ATTR not in extension:
+            native.append(token)
+            continue
+        if "NORM" in token:
+            raise ValueError(f"a token pattern reads both NORM and _.fold: {token}")
+        rest = {k: v for k, v in token.items() if k != "_"}
+        value = extension.pop(FOLD_ATTR)
+        native.append({**rest, "NORM": value, **({"_": extension} if extension else {})})
+    return native
+
+
+def set_fold_norms(doc: Any) -> None:
+    """Sets each token's NORM to its fold, the form the Matcher reads for `_.fold` (`norm_rule`)."""
+    for token in doc:
+        token.norm_ = fold(token.text)
+
+
+def build_matcher(vocab: Any, patterns: Patterns, native: bool = True) -> Any:
+    """A spaCy Matcher of `patterns`; `native`: `_.fold` read from NORM (docs need `set_fold_norms`),
+    else through the extension as written (the slower form, kept to check the two agree)."""
+    from spacy.matcher import Matcher
+
+    register_fold_extension()
+    matcher = Matcher(vocab)
+    for label, rules in patterns.items():
+        matcher.add(label, [norm_rule(rule) for rule in rules] if native else rules)
+    return matcher
+
+
 def pattern_paths(config_value: str | list[str]) -> list[Path]:
     """The `patterns` setting: one file or a list of files."""
     return [Path(p) for p in ([config_value] if isinstance(config_value, str) else config_value)]
@@ -92,10 +134,6 @@ def load_pattern_files(paths: list[Path]) -> tuple[dict[str, list[Any]], dict[st
         for label, entries in file_together.items():
             together.setdefault(label, []).extend(entries)
     return patterns, together
-
-
-Patterns = dict[str, list[list[dict[str, Any]]]]
-Together = dict[str, list[list[str]]]
 
 
 def read_pattern_file(path: Path) -> tuple[Patterns, Together]:
@@ -228,13 +266,7 @@ class SafetyNet(GraphComponent):
 
     def _matcher_for(self, vocab: Any) -> Any:
         if self._matcher is None or self._matcher_vocab is not vocab:
-            from spacy.matcher import Matcher
-
-            register_fold_extension()
-            matcher = Matcher(vocab)
-            for label, rules in self._patterns.items():
-                matcher.add(label, rules)
-            self._matcher, self._matcher_vocab = matcher, vocab
+            self._matcher, self._matcher_vocab = build_matcher(vocab, self._patterns), vocab
         return self._matcher
 
     def matched_labels(self, doc: Any) -> list[str]:
@@ -249,6 +281,7 @@ class SafetyNet(GraphComponent):
         """(labels that match, in priority order; labels some veto pattern matched anywhere; whether
         the message mentions a crisis without one matching: a vetoed crisis match or a mention)."""
         matcher = self._matcher_for(doc.vocab)
+        set_fold_norms(doc)
         matches = [(doc.vocab.strings[match_id], start, end) for match_id, start, end in matcher(doc)]
         vetoes = [
             (label[len(VETO_PREFIX) :], s, e) for label, s, e in matches if label.startswith(VETO_PREFIX)

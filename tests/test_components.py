@@ -765,3 +765,44 @@ def test_the_fast_yaml_loader_reads_what_the_safe_loader_reads(path):
 
     assert YAML_LOADER is yaml.CSafeLoader  # PyYAML's wheel is built with libyaml
     assert read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_the_matcher_reading_norm_finds_what_the_fold_extension_finds(spacy_model):
+    """The safety net matches `_.fold` patterns on NORM (components/safety_net.py, for speed): on
+    every safety-set message, English and Spanish, both ways give the same matches."""
+    from components.safety_net import (
+        SafetyNet,
+        build_matcher,
+        load_pattern_files,
+        pattern_paths,
+        set_fold_norms,
+    )
+    from scripts.evaluate import DOSING_SETS, safety_sets
+
+    patterns, _ = load_pattern_files(
+        pattern_paths([str(ROOT / p) for p in SafetyNet.get_default_config()["patterns"]])
+    )
+    vocab = spacy_model.model.vocab
+    extension, native = build_matcher(vocab, patterns, native=False), build_matcher(vocab, patterns)
+    paths = dict.fromkeys([path for _, path, _, _ in SAFETY_SETS] + [path for _, path, _, _ in DOSING_SETS])
+    texts = {text for path in paths for group in safety_sets(path).values() for text in group}
+    texts |= {"Está MUY pálida y no respira", "mi niño se tomó las pastillas", "N'T won't can't"}
+    differ = []
+    for text in sorted(texts):
+        doc = spacy_model.model(text.lower())
+        expected = sorted(extension(doc))
+        set_fold_norms(doc)
+        if sorted(native(doc)) != expected:
+            differ.append(text)
+    assert len(texts) > 1500
+    assert differ == []
+
+
+def test_a_pattern_cannot_read_norm_and_fold_in_one_token():
+    from components.safety_net import norm_rule
+
+    assert norm_rule([{"_": {"fold": {"IN": ["esta"]}}, "OP": "?"}]) == [
+        {"NORM": {"IN": ["esta"]}, "OP": "?"}
+    ]
+    with pytest.raises(ValueError, match="both NORM and _"):
+        norm_rule([{"NORM": "x", "_": {"fold": "x"}}])
