@@ -52,9 +52,25 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_fifth_nlu.yml",
         ROOT / "tests" / "spanish_fifth_conversations.yml",
     ),
+    (
+        "new writers second",
+        ROOT / "tests" / "newwriters_second_nlu.yml",
+        ROOT / "tests" / "newwriters_second_conversations.yml",
+    ),
+    (
+        "spanish sixth",
+        ROOT / "tests" / "spanish_sixth_nlu.yml",
+        ROOT / "tests" / "spanish_sixth_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
-SET_LANGUAGES = {"spanish": "es", "spanish second": "es", "spanish third": "es", "spanish fifth": "es"}
+SET_LANGUAGES = {
+    "spanish": "es",
+    "spanish second": "es",
+    "spanish third": "es",
+    "spanish fifth": "es",
+    "spanish sixth": "es",
+}
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
     ("realistic safety", ROOT / "tests" / "realistic_safety.yml", "overdose_now", "look_alikes"),
@@ -70,6 +86,13 @@ SAFETY_SETS = [
     ("spanish fourth safety", ROOT / "tests" / "spanish_fourth_safety.yml", "overdose_now", "look_alikes"),
     ("spanish fifth safety", ROOT / "tests" / "spanish_fifth_safety.yml", "overdose_now", "look_alikes"),
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "overdose_now", "look_alikes"),
+    ("spanish sixth safety", ROOT / "tests" / "spanish_sixth_safety.yml", "overdose_now", "look_alikes"),
+    (
+        "new writers second safety",
+        ROOT / "tests" / "newwriters_second_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
@@ -81,10 +104,15 @@ DOSING_SETS = [
     ("spanish fifth safety", ROOT / "tests" / "spanish_fifth_safety.yml", "dosing", "dosing_look_alikes"),
     ("spanish phrases", ROOT / "tests" / "safety_phrases_es.yml", "dosing", "not_dosing"),
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "dosing", None),
+    ("spanish sixth safety", ROOT / "tests" / "spanish_sixth_safety.yml", "dosing", "dosing_look_alikes"),
+    ("new writers second safety", ROOT / "tests" / "newwriters_second_safety.yml", "dosing", None),
 ]
 # Out-of-scope sets: (name, file, list of questions the sources do not cover: other substances, the
 # law, buying drugs), which must get the "outside what I can answer" reply with the helpline.
-OUT_OF_SCOPE_SETS = [("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "out_of_scope")]
+OUT_OF_SCOPE_SETS = [
+    ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "out_of_scope"),
+    ("new writers second safety", ROOT / "tests" / "newwriters_second_safety.yml", "out_of_scope"),
+]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
 # (never trained on: tests/test_content.py checks them with the others).
@@ -98,6 +126,7 @@ UNSCORED = [
         "spanish_final_safety.yml",
         "spanish_final_conversations.yml",
     )
+    if (ROOT / "tests" / name).exists()
 ]
 # Sets by the language their messages are written in: how many the assistant reads as that language.
 LANGUAGE_SETS = [(name, nlu, SET_LANGUAGES.get(name, "en")) for name, nlu, _ in MESSAGE_SETS]
