@@ -219,15 +219,19 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
                 for ent in doc.ents
                 if ent.label_ == SPACY_LABEL
             ]
-            if not found:  # a misspelt or split name, when the ruler found none
-                ruled = {token.i for ent in doc.ents if ent.label_ in RULER_LABELS for token in ent}
-                found, taken = split_name_entities(doc, ruled, split_names)
+            # Split names among the words the ruler did not take, beside the names it found: "is
+            # meth a done a good option for getting off fent" names methadone too (voice typing
+            # splits the treatment medicine and leaves the street name whole). A misspelt name is
+            # guessed only when no name was found: a guess beside a name is more often a word.
+            ruled = {token.i for ent in doc.ents if ent.label_ in RULER_LABELS for token in ent}
+            split, taken = split_name_entities(doc, ruled, split_names)
+            if not found:
                 skip = ruled | taken
                 for token in doc:
                     key = None if token.i in skip else misspellings.closest(token.lower_)
                     if key is not None:
-                        found.append(entity(key, token.idx, token.idx + len(token.text)))
-                found.sort(key=lambda e: e["start"])
+                        split.append(entity(key, token.idx, token.idx + len(token.text)))
+            found = sorted(found + split, key=lambda e: e["start"])
             if found:
                 message.set(
                     ENTITIES,

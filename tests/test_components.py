@@ -117,8 +117,9 @@ def test_typing_slips_are_counted_and_ties_are_not_guessed():
         ("she tried to stop on her own", [], []),
         ("they put my dad on a waiting list", [], []),
         ("estaba metido en la chiva", ["heroin"], ["chiva"]),  # "metido en" is not methadone
-        # The ruler found a medication: nothing is guessed.
-        ("valium or clone a pin", ["valium"], ["valium"]),
+        # Beside a name the ruler found: the split name too (a misspelt one is not guessed there).
+        ("valium or clone a pin", ["valium", "klonopin"], ["valium", "clone a pin"]),
+        ("is meth a done ok for getting off fent", ["methadone", "fentanyl"], ["meth a done", "fent"]),
     ],
 )
 def test_a_name_voice_typing_split_into_words_is_recognised(spacy_model, text, values, spans):
