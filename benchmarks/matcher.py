@@ -4,8 +4,8 @@ of each, side by side, with the ratio, and checks both find the same matches.
 
     .venv/bin/python -m benchmarks.matcher [--repeat 5]
 
-Messages: every held-out message of tests/ (English and Spanish), parsed by the project's spaCy
-pipeline (build/spacy_model, `make spacy`).
+Messages: every message of the YAML sets in tests/ (English, Spanish and other languages), parsed
+by the project's spaCy pipeline (build/spacy_model, `make spacy`).
 """
 
 from __future__ import annotations
@@ -19,23 +19,30 @@ from benchmarks.__main__ import ROOT
 
 
 def held_out_texts() -> list[str]:
-    """Every message of the held-out sets the evaluator scores, once each."""
+    """Every message of the YAML sets in tests/, once each: NLU examples (entity markup taken off),
+    conversation turns, and the lists of the safety and other-language files."""
+    import re
+
     import yaml
-    from rasa.shared.nlu.training_data.loading import load_data
 
-    from scripts.evaluate import DOSING_SETS, MESSAGE_SETS, SAFETY_SETS, safety_sets
-
-    texts = [m.get("text") for _, path, _ in MESSAGE_SETS for m in load_data(str(path)).intent_examples]
-    safety = dict.fromkeys([path for _, path, _, _ in SAFETY_SETS] + [path for _, path, _, _ in DOSING_SETS])
-    texts += [text for path in safety for group in safety_sets(path).values() for text in group]
-    texts += [
-        turn["text"]
-        for _, _, path in MESSAGE_SETS
-        if path is not None
-        for conversation in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]
-        for turn in conversation["turns"]
-    ]
-    return list(dict.fromkeys(texts))
+    texts: list[str] = []
+    for path in sorted((ROOT / "tests").glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            continue
+        for block in data.get("nlu") or []:
+            for line in (block.get("examples") or "").splitlines():
+                example = line.strip().removeprefix("- ")
+                texts.append(re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", example))
+        for conversation in data.get("conversations") or []:
+            texts += [turn["text"] for turn in conversation.get("turns") or []]
+        for key, items in data.items():
+            if key in ("nlu", "conversations", "stories", "rules") or not isinstance(items, list):
+                continue
+            texts += [
+                i if isinstance(i, str) else i.get("text", "") for i in items if isinstance(i, (str, dict))
+            ]
+    return [t for t in dict.fromkeys(texts) if t]
 
 
 def per_message_ms(match: Callable[[Any], Any], docs: list[Any], repeat: int) -> float:
