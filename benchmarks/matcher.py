@@ -18,7 +18,7 @@ from typing import Any
 from benchmarks.__main__ import ROOT
 
 
-def held_out_texts() -> list[str]:
+def test_set_texts() -> list[str]:
     """Every message of the YAML sets in tests/, once each: NLU examples (entity markup taken off),
     conversation turns, and the lists of the safety and other-language files."""
     import re
@@ -74,7 +74,7 @@ def main() -> None:
     files = [str(ROOT / p) for p in SafetyNet.get_default_config()["patterns"]]
     patterns, _ = load_pattern_files(pattern_paths(files))
     extension, native = build_matcher(nlp.vocab, patterns, native=False), build_matcher(nlp.vocab, patterns)
-    docs = [nlp(text.lower()) for text in held_out_texts()]
+    docs = [nlp(text.lower()) for text in test_set_texts()]
 
     def natively(doc: Any) -> Any:
         set_fold_norms(doc)

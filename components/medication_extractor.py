@@ -224,14 +224,14 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
             # splits the treatment medicine and leaves the street name whole). A misspelt name is
             # guessed only when no name was found: a guess beside a name is more often a word.
             ruled = {token.i for ent in doc.ents if ent.label_ in RULER_LABELS for token in ent}
-            split, taken = split_name_entities(doc, ruled, split_names)
+            guessed, taken = split_name_entities(doc, ruled, split_names)
             if not found:
                 skip = ruled | taken
                 for token in doc:
                     key = None if token.i in skip else misspellings.closest(token.lower_)
                     if key is not None:
-                        split.append(entity(key, token.idx, token.idx + len(token.text)))
-            found = sorted(found + split, key=lambda e: e["start"])
+                        guessed.append(entity(key, token.idx, token.idx + len(token.text)))
+            found = sorted(found + guessed, key=lambda e: e["start"])
             if found:
                 message.set(
                     ENTITIES,
