@@ -6,11 +6,13 @@ When the ruler finds no medication in a message, two more ways to recognise one:
   catalogue lists common misspellings, but people invent new ones. Words under six letters are
   never guessed, and a word as close to two different medications is left alone.
 - Words that voice typing split a name into ("clone a pin", "meth a done", "sub ox own",
-  "die as a pam") count as that medication when, joined, they are a catalogue name, or they sound
-  like one (the same Metaphone code, from the jellyfish library, of at least four letters) and
+  "die as a pam", "vivid trol", "lower as a pam") count as that medication when, joined, they are
+  a catalogue name, or they sound like one (a Metaphone code, from the jellyfish library, of at
+  least four letters that is the name's, or one sound from it when both have five or more) and
   are also within a third of its letters of it in typing slips. The last word has at least three
   letters, so that a name followed by a short word ("metadona y") or two everyday words
-  ("feel so", "her own") are not taken for one.
+  ("feel so", "her own") are not taken for one. Where runs of words overlap ("is sub ox own"),
+  the closest in letters wins.
 """
 
 from __future__ import annotations
@@ -113,6 +115,8 @@ class Misspellings:
 class SplitNames:
     """Finds the medication names that voice typing split into several words."""
 
+    NEAR_SOUND = 5  # letters of both Metaphone codes before one sound may differ
+
     def __init__(self, names: dict[str, str]) -> None:
         self._names = names
         # Metaphone code -> {catalogue key: its names with that code}
@@ -124,33 +128,74 @@ class SplitNames:
 
     def key(self, words: list[str]) -> str | None:
         """The catalogue key the words (lowercase, at least two) are a split name of, if any."""
+        closest = self.closest(words)
+        return None if closest is None else closest[1]
+
+    def closest(self, words: list[str]) -> tuple[float, str, str] | None:
+        """(typing slips per letter of the name, catalogue key, the name) of the one medication
+        the words are a split name of; None for none, or for two equally close."""
         joined = "".join(words)
         if len(joined) >= SHORTEST_JOINED and joined in self._names:
-            return self._names[joined]
+            return 0.0, self._names[joined], joined
         if len(words[0]) < 2 or len(words[-1]) < 3 or not joined.isalpha():
             return None
-        keys = self._by_sound.get(jellyfish.metaphone(joined), {})
-        if len(keys) != 1:  # sounds like no medication, or like two
+        sound = jellyfish.metaphone(joined)
+        if len(sound) < SHORTEST_SOUND:
             return None
-        [(key, names)] = keys.items()
-        if any(typing_distance(joined, name, len(name) // 3) <= len(name) // 3 for name in names):
-            return key
-        return None
+        slips: dict[str, tuple[float, str]] = {}  # key -> (fewest slips per letter, its name)
+        for code, keys in self._by_sound.items():
+            if code != sound and (
+                min(len(code), len(sound)) < self.NEAR_SOUND or typing_distance(sound, code, 1) > 1
+            ):
+                continue
+            for key, names in keys.items():
+                for name in names:
+                    distance = typing_distance(joined, name, len(name) // 3)
+                    if distance <= len(name) // 3:
+                        slips[key] = min(slips.get(key, (1.0, "")), (distance / len(name), name))
+        ranked = sorted((share, key, name) for key, (share, name) in slips.items())
+        if not ranked or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
+            return None
+        return ranked[0]
 
     def find(self, words: list[str]) -> list[tuple[int, int, str]]:
-        """(first word, after the last word, catalogue key) of each split name, longest first."""
+        """(first word, after the last word, catalogue key) of each split name, in word order.
+
+        Every run of two to SPLIT_INTO words is tried; where runs overlap, the closest in letters
+        wins; then a longer run around it of the same medication that is closer than it to the
+        longer run's name ("bu pre nor fin" for buprenorphine, not the short name "bu pre"; but
+        "meth a done", not "meth a done show")."""
+        runs = []  # (slips per letter, -words, first, key, the name)
+        for first in range(len(words)):
+            for n in range(2, min(SPLIT_INTO, len(words) - first) + 1):
+                closest = self.closest(words[first : first + n])
+                if closest is not None:
+                    share, key, name = closest
+                    runs.append((share, -n, first, key, name))
+
+        def spells_better(first: int, n: int, other: int, other_n: int, name: str) -> bool:
+            joined = "".join(words[first : first + n])
+            other_joined = "".join(words[other : other + other_n])
+            limit = len(name) + len(joined) + len(other_joined)
+            return typing_distance(joined, name, limit) < typing_distance(other_joined, name, limit)
+
+        taken: set[int] = set()
         found = []
-        i = 0
-        while i < len(words):
-            for n in range(min(SPLIT_INTO, len(words) - i), 1, -1):
-                key = self.key(words[i : i + n])
-                if key is not None:
-                    found.append((i, i + n, key))
-                    i += n
-                    break
-            else:
-                i += 1
-        return found
+        for _, minus_n, first, key, _ in sorted(runs):
+            if taken.intersection(range(first, first - minus_n)):
+                continue
+            n, first = max(
+                (-m, f)
+                for _, m, f, k, name in runs
+                if k == key
+                and f <= first
+                and f - m >= first - minus_n
+                and not taken.intersection(range(f, f - m))
+                and ((m, f) == (minus_n, first) or spells_better(f, -m, first, -minus_n, name))
+            )
+            taken.update(range(first, first + n))
+            found.append((first, first + n, key))
+        return sorted(found)
 
 
 def split_name_entities(

@@ -141,6 +141,30 @@ def test_split_names_sound_alike_and_are_close_in_letters():
     assert names.find(["is", "clone", "a", "pin", "ok"]) == [(1, 4, "klonopin")]
 
 
+def test_split_names_one_sound_apart_and_the_closest_of_overlapping_runs():
+    names = SplitNames(
+        {
+            "vivitrol": "naltrexone",
+            "lorazapam": "ativan",  # a misspelling the catalogue lists
+            "suboxone": "buprenorphine",
+            "bupre": "buprenorphine",
+            "buprenorphine": "buprenorphine",
+            "methadone": "methadone",
+            "methadones": "methadone",
+        }
+    )
+    # FFTTRL against FFTRL: one sound apart, one typing slip from the name
+    assert names.key(["vivid", "trol"]) == "naltrexone"
+    assert names.key(["lower", "as", "a", "pam"]) == "ativan"  # LWRSPM against LRSPM, 3 slips
+    assert names.key(["vivid", "dreams"]) is None
+    # "is sub ox own" would also do, but "sub ox own" is closer to suboxone
+    assert names.find(["is", "sub", "ox", "own", "ok"]) == [(1, 4, "buprenorphine")]
+    # the short name "bupre" is exact, but the whole run spells buprenorphine better
+    assert names.find(["bu", "pre", "nor", "fin"]) == [(0, 4, "buprenorphine")]
+    # "meth a done" is the name itself; "meth a done show" is not closer to "methadones"
+    assert names.find(["meth", "a", "done", "show", "up"]) == [(0, 3, "methadone")]
+
+
 @pytest.mark.parametrize("text", SAFETY["crisis"])
 def test_crisis_patterns_catch_every_crisis_phrase(spacy_model, safety_net, text):
     msg = message(text, spacy_model, intent="ask_withdrawal_symptoms")
