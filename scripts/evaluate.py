@@ -93,6 +93,13 @@ SAFETY_SETS = [
         "overdose_now",
         "look_alikes",
     ),
+    ("crisis dev safety", ROOT / "tests" / "crisis_dev_safety.yml", "overdose_now", "look_alikes"),
+    (
+        "spanish crisis dev safety",
+        ROOT / "tests" / "spanish_crisis_dev_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
@@ -106,12 +113,20 @@ DOSING_SETS = [
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "dosing", None),
     ("spanish sixth safety", ROOT / "tests" / "spanish_sixth_safety.yml", "dosing", "dosing_look_alikes"),
     ("new writers second safety", ROOT / "tests" / "newwriters_second_safety.yml", "dosing", None),
+    ("crisis dev safety", ROOT / "tests" / "crisis_dev_safety.yml", "dosing", None),
+    (
+        "spanish crisis dev safety",
+        ROOT / "tests" / "spanish_crisis_dev_safety.yml",
+        "dosing",
+        "dosing_look_alikes",
+    ),
 ]
 # Out-of-scope sets: (name, file, list of questions the sources do not cover: other substances, the
 # law, buying drugs), which must get the "outside what I can answer" reply with the helpline.
 OUT_OF_SCOPE_SETS = [
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "out_of_scope"),
     ("new writers second safety", ROOT / "tests" / "newwriters_second_safety.yml", "out_of_scope"),
+    ("crisis dev safety", ROOT / "tests" / "crisis_dev_safety.yml", "out_of_scope"),
 ]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
