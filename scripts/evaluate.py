@@ -62,6 +62,16 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_sixth_nlu.yml",
         ROOT / "tests" / "spanish_sixth_conversations.yml",
     ),
+    (
+        "new writers third",
+        ROOT / "tests" / "newwriters_third_nlu.yml",
+        ROOT / "tests" / "newwriters_third_conversations.yml",
+    ),
+    (
+        "spanish seventh",
+        ROOT / "tests" / "spanish_seventh_nlu.yml",
+        ROOT / "tests" / "spanish_seventh_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
 SET_LANGUAGES = {
@@ -70,6 +80,7 @@ SET_LANGUAGES = {
     "spanish third": "es",
     "spanish fifth": "es",
     "spanish sixth": "es",
+    "spanish seventh": "es",
 }
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -95,6 +106,13 @@ SAFETY_SETS = [
     ),
     ("crisis dev safety", ROOT / "tests" / "crisis_dev_safety.yml", "overdose_now", "look_alikes"),
     (
+        "new writers third safety",
+        ROOT / "tests" / "newwriters_third_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
+    ("spanish seventh safety", ROOT / "tests" / "spanish_seventh_safety.yml", "overdose_now", "look_alikes"),
+    (
         "spanish crisis dev safety",
         ROOT / "tests" / "spanish_crisis_dev_safety.yml",
         "overdose_now",
@@ -114,6 +132,13 @@ DOSING_SETS = [
     ("spanish sixth safety", ROOT / "tests" / "spanish_sixth_safety.yml", "dosing", "dosing_look_alikes"),
     ("new writers second safety", ROOT / "tests" / "newwriters_second_safety.yml", "dosing", None),
     ("crisis dev safety", ROOT / "tests" / "crisis_dev_safety.yml", "dosing", None),
+    ("new writers third safety", ROOT / "tests" / "newwriters_third_safety.yml", "dosing", None),
+    (
+        "spanish seventh safety",
+        ROOT / "tests" / "spanish_seventh_safety.yml",
+        "dosing",
+        "dosing_look_alikes",
+    ),
     (
         "spanish crisis dev safety",
         ROOT / "tests" / "spanish_crisis_dev_safety.yml",
@@ -127,6 +152,7 @@ OUT_OF_SCOPE_SETS = [
     ("new writers safety", ROOT / "tests" / "newwriters_dev_safety.yml", "out_of_scope"),
     ("new writers second safety", ROOT / "tests" / "newwriters_second_safety.yml", "out_of_scope"),
     ("crisis dev safety", ROOT / "tests" / "crisis_dev_safety.yml", "out_of_scope"),
+    ("new writers third safety", ROOT / "tests" / "newwriters_third_safety.yml", "out_of_scope"),
 ]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
