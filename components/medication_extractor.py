@@ -112,6 +112,11 @@ class Misspellings:
         return next(iter(keys)) if len(keys) == 1 else None
 
 
+def one_sound_less(code: str) -> set[str]:
+    """The code itself and the code less each one of its sounds."""
+    return {code} | {code[:i] + code[i + 1 :] for i in range(len(code))}
+
+
 class SplitNames:
     """Finds the medication names that voice typing split into several words."""
 
@@ -125,6 +130,12 @@ class SplitNames:
             sound = jellyfish.metaphone(name)
             if len(sound) >= SHORTEST_SOUND:
                 self._by_sound.setdefault(sound, {}).setdefault(key, []).append(name)
+        # A code, and the code less any one sound -> the codes: two codes one sound apart share an
+        # entry, so the codes near a sound are looked up, not searched for on every run of words.
+        self._near: dict[str, set[str]] = {}
+        for code in self._by_sound:
+            for variant in one_sound_less(code):
+                self._near.setdefault(variant, set()).add(code)
 
     def key(self, words: list[str]) -> str | None:
         """The catalogue key the words (lowercase, at least two) are a split name of, if any."""
@@ -143,12 +154,12 @@ class SplitNames:
         if len(sound) < SHORTEST_SOUND:
             return None
         slips: dict[str, tuple[float, str]] = {}  # key -> (fewest slips per letter, its name)
-        for code, keys in self._by_sound.items():
+        for code in {code for variant in one_sound_less(sound) for code in self._near.get(variant, ())}:
             if code != sound and (
                 min(len(code), len(sound)) < self.NEAR_SOUND or typing_distance(sound, code, 1) > 1
             ):
                 continue
-            for key, names in keys.items():
+            for key, names in self._by_sound[code].items():
                 for name in names:
                     distance = typing_distance(joined, name, len(name) // 3)
                     if distance <= len(name) // 3:
