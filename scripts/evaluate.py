@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,8 +194,22 @@ def load_agent(model: Path = MODEL) -> Any:
     return Agent.load(str(model))
 
 
+# Each model's parse of each text, computed once. A parse depends on the text alone (a set's
+# conversations are replayed by Conversation below, not by a tracker), and the reports and the
+# gates read the same texts many times: a safety set's look-alikes three times, every message set
+# twice.
+_PARSED: weakref.WeakKeyDictionary[Any, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+async def parse(agent: Any, text: str) -> dict[str, Any]:
+    parsed = _PARSED.setdefault(agent, {})
+    if text not in parsed:
+        parsed[text] = await agent.parse_message(text)
+    return copy.deepcopy(parsed[text])
+
+
 async def parse_all(agent: Any, texts: list[str]) -> list[dict[str, Any]]:
-    return [await agent.parse_message(text) for text in texts]
+    return [await parse(agent, text) for text in texts]
 
 
 def holdout_examples(path: Path = HOLDOUT) -> list[tuple[str, str]]:
@@ -417,7 +433,7 @@ async def answer_report(agent: Any, name: str, turns: list[Turn]) -> SetReport:
     for turn in turns:
         if turn.new:
             expected_chat, predicted_chat = Conversation(), Conversation()
-        parsed = await agent.parse_message(turn.text)
+        parsed = await parse(agent, turn.text)
         intent = parsed["intent"]["name"]
         expected_entities = [{"entity": "medication", "value": turn.medication}] if turn.medication else []
         want = expected_chat.answer(turn.intent, expected_entities)

@@ -794,7 +794,8 @@ def test_the_fast_yaml_loader_reads_what_the_safe_loader_reads(path):
 
 def test_the_matcher_reading_norm_finds_what_the_fold_extension_finds(spacy_model):
     """The safety net matches `_.fold` patterns on NORM (components/safety_net.py, for speed): on
-    every safety-set message, English and Spanish, both ways give the same matches."""
+    every fourth safety-set message in sorted order (English and Spanish; the matcher with the
+    extension takes 25 ms a message, all of them took 85 s of CI), both ways give the same matches."""
     from components.safety_net import (
         SafetyNet,
         build_matcher,
@@ -810,16 +811,16 @@ def test_the_matcher_reading_norm_finds_what_the_fold_extension_finds(spacy_mode
     vocab = spacy_model.model.vocab
     extension, native = build_matcher(vocab, patterns, native=False), build_matcher(vocab, patterns)
     paths = dict.fromkeys([path for _, path, _, _ in SAFETY_SETS] + [path for _, path, _, _ in DOSING_SETS])
-    texts = {text for path in paths for group in safety_sets(path).values() for text in group}
-    texts |= {"Está MUY pálida y no respira", "mi niño se tomó las pastillas", "N'T won't can't"}
+    every = sorted({text for path in paths for group in safety_sets(path).values() for text in group})
+    texts = [*every[::4], "Está MUY pálida y no respira", "mi niño se tomó las pastillas", "N'T won't can't"]
     differ = []
-    for text in sorted(texts):
+    for text in texts:
         doc = spacy_model.model(text.lower())
         expected = sorted(extension(doc))
         set_fold_norms(doc)
         if sorted(native(doc)) != expected:
             differ.append(text)
-    assert len(texts) > 1500
+    assert len(texts) > 800
     assert differ == []
 
 
