@@ -10,7 +10,16 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from content import INTENT_QUESTIONS, Content, Medication, buttons, fill, load_content, payload
+from content import (
+    CONTEXT_COLUMNS,
+    INTENT_QUESTIONS,
+    Content,
+    Medication,
+    buttons,
+    fill,
+    load_content,
+    payload,
+)
 
 QUESTION_INTENTS = {question: intent for intent, question in INTENT_QUESTIONS.items()}
 # Slots whose values (source titles, help lines) may appear as {placeholders} in answers.
@@ -29,12 +38,10 @@ PLACEHOLDER_SLOTS = (
     "crisis_line_es",
     "poison_control_es",
 )
-# People often name the opioid they use as context ("I'm on oxy, does valium help?"):
-# the medicine being asked about is then the other one.
-CONTEXT_COLUMNS = {"opioid", "heroin"}
-# So is one named right after these words: "I'm on methadone, would valium help?", "is klonopin ok
-# on suboxone", "valium to get off subs"; and one a correction sets aside: "klonopin, not valium",
-# "no era el xanax, era el rivotril", "era bupre no metadona".
+# A medicine named as context (content.CONTEXT_COLUMNS) is not the one asked about. So is one named
+# right after these words: "I'm on methadone, would valium help?", "is klonopin ok on suboxone",
+# "valium to get off subs"; and one a correction sets aside: "klonopin, not valium", "no era el
+# xanax, era el rivotril", "era bupre no metadona".
 CONTEXT_BEFORE = re.compile(
     r"\b(on|off|from|quit|quitting|kicking|detoxing)\s+((my|the|of|his|her)\s+)?$"
     r"|\b(not|no|ni)\s+((era|es|the|that|el|la|los|las|del|de)\s+)*$"

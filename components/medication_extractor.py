@@ -17,6 +17,7 @@ When the ruler finds no medication in a message, two more ways to recognise one:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jellyfish
@@ -233,6 +234,16 @@ def entity(value: str, start: int, end: int) -> dict[str, Any]:
     return {"entity": ENTITY, "value": value, "start": start, "end": end, "confidence": 1.0}
 
 
+@functools.cache
+def context_medications() -> frozenset[str]:
+    """Keys of the medicines people name as what they use, not what they ask about
+    (content.CONTEXT_COLUMNS): the opioids and heroin of content/medications.yml."""
+    from content import CONTEXT_COLUMNS, content_dir, read_yaml
+
+    catalogue = read_yaml(content_dir() / "medications.yml")["medications"]
+    return frozenset(m["key"] for m in catalogue if m["answers"] in CONTEXT_COLUMNS)
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR,
     is_trainable=False,
@@ -287,7 +298,11 @@ class MedicationEntityExtractor(GraphComponent, EntityExtractorMixin):
                     key = None if token.i in skip else misspellings.closest(token.lower_)
                     if key is not None:
                         guessed.append(entity(key, token.idx, token.idx + len(token.text)))
-            found = sorted(found + guessed, key=lambda e: e["start"])
+            # The opioids someone uses first, then the rest in the order said: Rasa fills the
+            # `medication` slot with the last one, so "my husband takes clonidine to stop heroin"
+            # followed by "is it dangerous for him?" is about clonidine.
+            context = context_medications()
+            found = sorted(found + guessed, key=lambda e: (e["value"] not in context, e["start"]))
             if found:
                 message.set(
                     ENTITIES,

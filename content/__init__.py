@@ -28,6 +28,11 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 # The languages the content is written in, and each one's files (English is the reference; every other
 # language has every answer, title and choice the English has, which `_check` enforces).
 LANGUAGES = ("en", "es")
+# People often name the opioid they use as context ("I'm on oxy, does valium help?", "my husband
+# takes clonidine to stop heroin"): medicines answered from these columns are what someone uses,
+# and the medicine being asked about is then the other one (actions/medication.py,
+# components/medication_extractor.py).
+CONTEXT_COLUMNS = frozenset({"opioid", "heroin"})
 FILES = {
     "en": ("medication_answers.yml", "question_titles.yml"),
     "es": ("medication_answers_es.yml", "question_titles_es.yml"),

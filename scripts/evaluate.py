@@ -120,6 +120,13 @@ SAFETY_SETS = [
         "overdose_now",
         "look_alikes",
     ),
+    ("crisis dev second safety", ROOT / "tests" / "crisis_dev2_safety.yml", "overdose_now", "look_alikes"),
+    (
+        "spanish crisis dev second safety",
+        ROOT / "tests" / "spanish_crisis_dev2_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
@@ -147,6 +154,13 @@ DOSING_SETS = [
         "dosing",
         "dosing_look_alikes",
     ),
+    ("crisis dev second safety", ROOT / "tests" / "crisis_dev2_safety.yml", "dosing", None),
+    (
+        "spanish crisis dev second safety",
+        ROOT / "tests" / "spanish_crisis_dev2_safety.yml",
+        "dosing",
+        "dosing_look_alikes",
+    ),
 ]
 # Out-of-scope sets: (name, file, list of questions the sources do not cover: other substances, the
 # law, buying drugs), which must get the "outside what I can answer" reply with the helpline.
@@ -155,6 +169,7 @@ OUT_OF_SCOPE_SETS = [
     ("new writers second safety", ROOT / "tests" / "newwriters_second_safety.yml", "out_of_scope"),
     ("crisis dev safety", ROOT / "tests" / "crisis_dev_safety.yml", "out_of_scope"),
     ("new writers third safety", ROOT / "tests" / "newwriters_third_safety.yml", "out_of_scope"),
+    ("crisis dev second safety", ROOT / "tests" / "crisis_dev2_safety.yml", "out_of_scope"),
 ]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
@@ -322,8 +337,7 @@ def message_turns(path: Path) -> list[Turn]:
     (picked from the annotated ones as the action picks: a context opioid is not the question)."""
     from rasa.shared.nlu.training_data.loading import load_data
 
-    from actions.medication import CONTEXT_COLUMNS
-    from content import load_content
+    from content import CONTEXT_COLUMNS, load_content
 
     content = load_content()
     catalogue = medication_catalogue()
@@ -368,9 +382,11 @@ class Conversation:
 
     def hear(self, entities: list[dict[str, Any]]) -> None:
         """Rasa's action_extract_slots, after every message whatever its intent (even a fallback):
-        the `medication` slot (a from_entity text slot, domain.yml) takes the last medication named.
+        the `medication` slot (a from_entity text slot, domain.yml) takes the last medication named,
+        and the extractor lists the opioids someone uses first (components/medication_extractor.py).
         So "my friend gave him klonopin, is that ok" followed by "what are the risks of it" is about
-        Klonopin although the first answer was not a medication answer."""
+        Klonopin although the first answer was not a medication answer, and so is "he takes klonopin
+        to get off heroin" followed by "is it safe"."""
         named = [e["value"] for e in entities if e.get("entity") == "medication" and e.get("value")]
         if named:
             self.medication = named[-1]

@@ -41,7 +41,7 @@ def message(text: str, model: SpacyModel, intent: str = "ask_med_helps") -> Mess
         ("Does VALIUM help with withdrawals?", ["valium"]),
         ("what about k-pins", ["klonopin"]),
         ("are bars worse than vals", ["xanax", "valium"]),
-        ("can i take subs with ms contin", ["buprenorphine", "morphine"]),
+        ("can i take subs with ms contin", ["morphine", "buprenorphine"]),
         ("Vivitrol shot", ["naltrexone"]),
         ("i'm so dope sick", []),
         ("what is a benzo", ["benzodiazepines"]),
@@ -119,7 +119,8 @@ def test_typing_slips_are_counted_and_ties_are_not_guessed():
         ("estaba metido en la chiva", ["heroin"], ["chiva"]),  # "metido en" is not methadone
         # Beside a name the ruler found: the split name too (a misspelt one is not guessed there).
         ("valium or clone a pin", ["valium", "klonopin"], ["valium", "clone a pin"]),
-        ("is meth a done ok for getting off fent", ["methadone", "fentanyl"], ["meth a done", "fent"]),
+        # the opioid someone uses first (the `medication` slot keeps the last one)
+        ("is meth a done ok for getting off fent", ["fentanyl", "methadone"], ["fent", "meth a done"]),
     ],
 )
 def test_a_name_voice_typing_split_into_words_is_recognised(spacy_model, text, values, spans):
@@ -128,6 +129,20 @@ def test_a_name_voice_typing_split_into_words_is_recognised(spacy_model, text, v
     entities = msg.get(ENTITIES, [])
     assert [e["value"] for e in entities] == values
     assert [text[e["start"] : e["end"]] for e in entities] == spans
+
+
+def test_the_opioid_someone_uses_comes_before_the_medicine_asked_about(spacy_model):
+    """Rasa fills the `medication` slot with the last medication entity: listing the opioids of
+    content.CONTEXT_COLUMNS first keeps the treatment medicine there for the follow-up ("my husband
+    takes clonidine to stop heroin" then "is it dangerous for him?"), in text order otherwise."""
+    for text, values in [
+        ("my husband takes clonidine to stop heroin", ["heroin", "clonidine"]),
+        ("does valium help with withdrawal from oxy and fent", ["oxycodone", "fentanyl", "valium"]),
+        ("valium or klonopin", ["valium", "klonopin"]),
+    ]:
+        msg = message(text, spacy_model)
+        MedicationEntityExtractor().process([msg], spacy_model)
+        assert [e["value"] for e in msg.get(ENTITIES, [])] == values, text
 
 
 def test_split_names_sound_alike_and_are_close_in_letters():
@@ -790,6 +805,24 @@ def test_the_fast_yaml_loader_reads_what_the_safe_loader_reads(path):
 
     assert YAML_LOADER is yaml.CSafeLoader  # PyYAML's wheel is built with libyaml
     assert read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "content").glob("*.yml")), ids=lambda p: p.name)
+def test_no_content_file_repeats_a_key(path):
+    """YAML keeps the last of two equal keys and drops the first without a word: a label written
+    twice in a pattern file lost the first one's patterns once."""
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        keys = [loader.construct_object(key) for key, _ in node.value]
+        repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
+        assert repeated == [], f"{path.name} line {node.start_mark.line + 1}: {repeated}"
+        return loader.construct_mapping(node)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    yaml.load(path.read_text(encoding="utf-8"), Loader=Strict)
 
 
 def test_the_matcher_reading_norm_finds_what_the_fold_extension_finds(spacy_model):
