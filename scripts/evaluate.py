@@ -74,6 +74,16 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_seventh_nlu.yml",
         ROOT / "tests" / "spanish_seventh_conversations.yml",
     ),
+    (
+        "new writers fourth",
+        ROOT / "tests" / "newwriters_fourth_nlu.yml",
+        ROOT / "tests" / "newwriters_fourth_conversations.yml",
+    ),
+    (
+        "spanish eighth",
+        ROOT / "tests" / "spanish_eighth_nlu.yml",
+        ROOT / "tests" / "spanish_eighth_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
 SET_LANGUAGES = {
@@ -83,6 +93,7 @@ SET_LANGUAGES = {
     "spanish fifth": "es",
     "spanish sixth": "es",
     "spanish seventh": "es",
+    "spanish eighth": "es",
 }
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -122,6 +133,13 @@ SAFETY_SETS = [
     ),
     ("crisis dev second safety", ROOT / "tests" / "crisis_dev2_safety.yml", "overdose_now", "look_alikes"),
     (
+        "new writers fourth safety",
+        ROOT / "tests" / "newwriters_fourth_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
+    ("spanish eighth safety", ROOT / "tests" / "spanish_eighth_safety.yml", "overdose_now", "look_alikes"),
+    (
         "spanish crisis dev second safety",
         ROOT / "tests" / "spanish_crisis_dev2_safety.yml",
         "overdose_now",
@@ -155,6 +173,8 @@ DOSING_SETS = [
         "dosing_look_alikes",
     ),
     ("crisis dev second safety", ROOT / "tests" / "crisis_dev2_safety.yml", "dosing", None),
+    ("new writers fourth safety", ROOT / "tests" / "newwriters_fourth_safety.yml", "dosing", None),
+    ("spanish eighth safety", ROOT / "tests" / "spanish_eighth_safety.yml", "dosing", "dosing_look_alikes"),
     (
         "spanish crisis dev second safety",
         ROOT / "tests" / "spanish_crisis_dev2_safety.yml",
@@ -170,6 +190,7 @@ OUT_OF_SCOPE_SETS = [
     ("crisis dev safety", ROOT / "tests" / "crisis_dev_safety.yml", "out_of_scope"),
     ("new writers third safety", ROOT / "tests" / "newwriters_third_safety.yml", "out_of_scope"),
     ("crisis dev second safety", ROOT / "tests" / "crisis_dev2_safety.yml", "out_of_scope"),
+    ("new writers fourth safety", ROOT / "tests" / "newwriters_fourth_safety.yml", "out_of_scope"),
 ]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
@@ -184,6 +205,7 @@ UNSCORED = [
         "spanish_final_safety.yml",
         "spanish_final_conversations.yml",
     )
+    if (ROOT / "tests" / name).exists()
 ]
 # Sets by the language their messages are written in: how many the assistant reads as that language.
 LANGUAGE_SETS = [(name, nlu, SET_LANGUAGES.get(name, "en")) for name, nlu, _ in MESSAGE_SETS]

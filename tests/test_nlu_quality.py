@@ -139,6 +139,10 @@ async def set_report(agent: Any, set_name: str) -> Any:
         # seventh 93.6 %, 3.3 %), development sets since.
         ("new writers third", 330, 0.90, 0.055),
         ("spanish seventh", 370, 0.92, 0.04),
+        # Measured once as final sets on 2026-12-07 (new writers fourth 93.2 %, 4.2 % wrong; spanish
+        # eighth 92.0 %, 5.5 %), development sets since.
+        ("new writers fourth", 290, 0.92, 0.05),
+        ("spanish eighth", 340, 0.90, 0.065),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
@@ -149,7 +153,8 @@ async def test_messages_as_people_write_them_get_the_right_answer(
     96.0 %, 2.1 %; medicines 94.3 %, 1.4 %; context 95.5 %, 1.6 %; new writers 94.3 %, 3.0 %;
     spanish 96.7 %, 1.9 %; spanish second 96.8 %, 1.1 %; spanish third 91.1 %, 3.6 %; spanish fifth
     95.5 %, 2.0 %, as measured once as the final set; new writers second 91.3 %, 4.4 %; spanish sixth
-    93.5 %, 2.0 %; new writers third 91.7 %, 4.3 %; spanish seventh 93.6 %, 3.3 %), so a
+    93.5 %, 2.0 %; new writers third 91.7 %, 4.3 %; spanish seventh 93.6 %, 3.3 %; new writers
+    fourth 93.2 %, 4.2 %; spanish eighth 92.0 %, 5.5 %), so a
     regression fails (docs/evaluation.md). The realistic set's floors are the issue's targets
     themselves."""
     report = await set_report(agent, set_name)
@@ -161,7 +166,7 @@ async def test_messages_as_people_write_them_get_the_right_answer(
 async def test_did_you_mean_offers_the_right_question(agent):
     """The issue's target: the right question among the buttons of at least 80 % of the did-you-means
     of a question (greetings, thanks and feedback have no button to be offered). Summed over the
-    message sets, small each: 111 of 124 today (docs/evaluation.md)."""
+    message sets, small each: 121 of 135 today (docs/evaluation.md)."""
     reports = [await set_report(agent, name) for name, _, _ in MESSAGE_SETS if name != "older held-out"]
     questions = sum(r.did_you_mean_questions for r in reports)
     right = sum(r.offered_right for r in reports)
@@ -221,12 +226,13 @@ async def test_dosing_requests_of_every_set_are_refused(agent, name):
 
 
 # Share of a Spanish set read as Spanish, where not 95 % (the third set reads 93.0 %, the fifth 94.2 %,
-# the sixth 95.3 %).
+# the sixth 95.3 %, the eighth 89.8 %).
 SPANISH_READ_FLOORS = {
     "spanish third": 0.92,
     "spanish fifth": 0.93,
     "spanish sixth": 0.94,
     "spanish seventh": 0.94,
+    "spanish eighth": 0.88,
 }
 
 
