@@ -238,10 +238,10 @@ def entity(value: str, start: int, end: int) -> dict[str, Any]:
 def context_medications() -> frozenset[str]:
     """Keys of the medicines people name as what they use, not what they ask about
     (content.CONTEXT_COLUMNS): the opioids and heroin of content/medications.yml."""
-    from content import CONTEXT_COLUMNS, content_dir, read_yaml
+    from content import CONTEXT_COLUMNS, load_content
 
-    catalogue = read_yaml(content_dir() / "medications.yml")["medications"]
-    return frozenset(m["key"] for m in catalogue if m["answers"] in CONTEXT_COLUMNS)
+    medications = load_content().medications
+    return frozenset(key for key, m in medications.items() if m.column in CONTEXT_COLUMNS)
 
 
 @DefaultV1Recipe.register(
