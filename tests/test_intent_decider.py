@@ -234,7 +234,7 @@ def trained(tmp_path_factory):
         featurizer.process([message])
         return message
 
-    return folder, config, featurize
+    return folder, config, featurize, component
 
 
 def outcome(component: IntentDecider, featurize: Any, texts: list[str]) -> list[Any]:
@@ -247,7 +247,7 @@ TEXTS = ["hello there", "thanks", "he is not breathing", "bananas"]
 
 
 def test_each_classifier_is_saved_in_a_folder_of_the_deciders_resource(trained):
-    folder, config, featurize = trained
+    folder, config, featurize, _ = trained
     assert sorted(p.name for p in (folder / "decider").iterdir()) == [
         "diet_0_seed_1",
         "diet_1_seed_2",
@@ -265,7 +265,7 @@ def test_each_classifier_is_saved_in_a_folder_of_the_deciders_resource(trained):
 
 def test_loaded_from_a_moved_resource_it_decides_the_same(trained, tmp_path):
     """Rasa's training cache restores a component's resource as one folder, under its node name."""
-    folder, config, featurize = trained
+    folder, config, featurize, _ = trained
     shutil.copytree(folder / "decider", tmp_path / "IntentDecider7")
     before = outcome(
         IntentDecider.load(config, LocalModelStorage(folder), Resource("decider"), CONTEXT), featurize, TEXTS
@@ -281,7 +281,7 @@ def test_loaded_from_a_moved_resource_it_decides_the_same(trained, tmp_path):
 def test_the_decision_is_the_one_blend_of_its_classifiers(trained):
     """What `process` sets is `decide` over each DIET's own ranking and the linear model's
     probabilities, followed by the fallback (parity with the classifiers run one by one)."""
-    folder, config, featurize = trained
+    folder, config, featurize, _ = trained
     loaded = IntentDecider.load(config, LocalModelStorage(folder), Resource("decider"), CONTEXT)
     for text in TEXTS:
         own = [
@@ -302,8 +302,33 @@ def test_the_decision_is_the_one_blend_of_its_classifiers(trained):
         ]
 
 
+def test_the_diets_trained_in_processes_are_the_ones_serving(trained):
+    """The `trained` decider's DIETs trained in processes of their own (the default): afterwards
+    it holds each as loaded from its folder, and decides as a decider loaded from the resource."""
+    folder, config, featurize, component = trained
+    assert config["train_in_processes"] and len(config["diet_seeds"]) > 1
+    assert all(d.uses_numpy_path and d.model is None for d in component.diets)
+    loaded = IntentDecider.load(config, LocalModelStorage(folder), Resource("decider"), CONTEXT)
+    assert outcome(component, featurize, TEXTS) == outcome(loaded, featurize, TEXTS)
+
+
+def test_without_processes_the_diets_train_here_one_after_another(tmp_path):
+    (tmp_path / "featurizer").mkdir()
+    data, _, _ = toy_data(tmp_path / "featurizer")
+    config = {**IntentDecider.get_default_config(), **TINY, "train_in_processes": False}
+    config["diet"] = {**TINY["diet"], "epochs": 20}
+    component = IntentDecider.create(config, LocalModelStorage(tmp_path), Resource("decider"), CONTEXT)
+    component.train(data)
+    assert all(d.model is not None for d in component.diets)  # the TF models trained here
+    assert sorted(p.name for p in (tmp_path / "decider").iterdir()) == [
+        "diet_0_seed_1",
+        "diet_1_seed_2",
+        "linear",
+    ]
+
+
 def test_an_untrained_linear_model_is_loaded_as_untrained(trained, tmp_path):
-    folder, config, featurize = trained
+    folder, config, featurize, _ = trained
     shutil.copytree(folder / "decider", tmp_path / "decider")
     shutil.rmtree(tmp_path / "decider" / "linear")
     loaded = IntentDecider.load(config, LocalModelStorage(tmp_path), Resource("decider"), CONTEXT)
