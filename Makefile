@@ -20,6 +20,11 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
+# pytest runs on one worker per core (at most 2), each taking whole modules (tests/conftest.py):
+# most of the server tests' time is one process starting up, which leaves the other core idle.
+PYTEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 2 ? 0 : 2 )))
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
 .PHONY: help venv spacy train run shell lint validate pytest pytest-unit pytest-rest test-stories test evaluate audit purge clean
 .PHONY: widget widget-test chromium console
 .PHONY: prod-up prod-down prod-status test-prod
@@ -96,15 +101,15 @@ validate: $(INSTALLED) ## rasa data validate: no errors, no warnings
 
 # The slowest tests are listed at the end: where CI's minutes go.
 pytest: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) chromium ## Unit, data, NLU-quality, safety, end-to-end and browser tests
-	$(BIN)/pytest --durations=25
+	$(PYTEST) --durations=25
 
 # The same tests in two parts: those that need neither the trained model, the servers nor a
 # browser (quick feedback while editing), and the rest.
 pytest-unit: $(INSTALLED) ## The tests that need no trained model, server or browser (minutes)
-	$(BIN)/pytest -m "not model and not server and not browser and not prod" --durations=10
+	$(PYTEST) -m "not model and not server and not browser and not prod" --durations=10
 
 pytest-rest: $(MODEL) $(WIDGET_JS) $(CONSOLE_JS) chromium ## The tests that need the model, the servers or a browser
-	$(BIN)/pytest -m "(model or server or browser) and not prod" --durations=25
+	$(PYTEST) -m "(model or server or browser) and not prod" --durations=25
 
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
 	$(BIN)/python -m serving.launch test core -m $(MODEL) --stories tests/test_stories.yml \

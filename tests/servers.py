@@ -126,12 +126,14 @@ def running_servers(
                 "actions",
             ]
             processes.append(start(command, actions_log, env))
-            wait_for(f"{actions_url}/health", processes[-1], actions_log)
-        # As scripts/serve.sh starts it (serving/launch.py; SANIC_WORKERS in extra_env sets the workers).
+        # As scripts/serve.sh starts it (serving/launch.py; SANIC_WORKERS in extra_env sets the workers),
+        # beside the action server (Rasa reads nothing from it while starting).
         command = [str(BIN / "python"), "-m", "serving.launch", "run", "-m", str(MODEL),
                    "-i", "127.0.0.1", "-p", str(rasa_port),
                    "--endpoints", str(endpoints), "--credentials", str(credentials), *rasa_args]  # fmt: skip
         processes.append(start(command, rasa_log, rasa_env))
+        if actions:
+            wait_for(f"{actions_url}/health", processes[0], actions_log)
         wait_for(f"{rasa_url}/", processes[-1], rasa_log)
         if metrics:
             metrics_port, metrics_log = free_port(), workdir / "exporter.log"
