@@ -38,6 +38,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 from collections.abc import Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -136,11 +137,12 @@ def train_diet(
     decider_resource: Resource,
     resource: Resource,
     execution_context: ExecutionContext,
-    training_data: TrainingData,
+    training_data: bytes,
     threads: int,
 ) -> None:
     """Trains one DIET of the decider into its folder, in a process started for it (spawned, so
-    TensorFlow has not run here yet and its thread pools take `threads`)."""
+    TensorFlow has not run here yet and its thread pools take `threads`). `training_data` is the
+    pickled TrainingData."""
     import tensorflow as tf
 
     try:
@@ -149,7 +151,7 @@ def train_diet(
     except RuntimeError:  # TensorFlow already ran in this process: its pools stay as they are
         logger.warning(f"IntentDecider: TensorFlow's threads already set; training {resource.name} as is.")
     nested = NestedModelStorage(storage, decider_resource)
-    FastDIETClassifier.create(config, nested, resource, execution_context).train(training_data)
+    FastDIETClassifier.create(config, nested, resource, execution_context).train(pickle.loads(training_data))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -294,6 +296,9 @@ class IntentDecider(GraphComponent, IntentClassifier):
             f"{self.__class__.__name__}: training {len(seeds)} DIETs at once, each in a process of "
             f"its own with {threads} TensorFlow thread(s)."
         )
+        # Pickled here, before the linear model trains: the pool pickles in a thread of its own,
+        # and training reads into the messages (lazily computed attributes) while it would.
+        data = pickle.dumps(training_data, protocol=pickle.HIGHEST_PROTOCOL)
         with ProcessPoolExecutor(len(seeds), mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [
                 pool.submit(
@@ -303,7 +308,7 @@ class IntentDecider(GraphComponent, IntentClassifier):
                     self._resource,
                     self.diet_resource(i, seed),
                     self._execution_context,
-                    training_data,
+                    data,
                     threads,
                 )
                 for i, seed in enumerate(seeds)
