@@ -20,8 +20,8 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-# pytest runs on one worker per core (at most 2), each taking whole modules (tests/conftest.py):
-# most of the server tests' time is one process starting up, which leaves the other core idle.
+# pytest runs on one worker per core (at most 2), each taking the next test when it is free: most
+# of a server test's time is one process starting up, which leaves the other core idle.
 PYTEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 2 ? 0 : 2 )))
 PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 

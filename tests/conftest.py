@@ -16,20 +16,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def xdist_group(item: pytest.Item) -> str:
-    """The pytest-xdist worker group of a test: its module, so that a module's fixtures (its
-    servers, its trained models) are set up once, on one worker; the messaging channels' modules
-    share one group, as they share one session's messaging servers."""
-    module = item.path.stem
-    return "messaging" if module.startswith("test_channels_") else module
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # `make test` runs the tests on two workers with `--dist loadgroup` (Makefile, PYTEST_WORKERS).
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
-
-
 @pytest.fixture(scope="session")
 def rasa_domain():
     """The project's domain as Rasa loads it (a rasa Domain)."""
