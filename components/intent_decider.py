@@ -19,7 +19,8 @@ With `train_in_processes` (the default) and more than one DIET on a machine with
 core, each DIET trains in a process of its own, all at once, with the cores shared out among
 their TensorFlow thread pools, while this process trains the linear model: one DIET's TensorFlow
 keeps about 1.3 of two cores busy, so one after another the three took 18 minutes here
-(docs/performance.md, "Training"). Each is then loaded from what it saved, as a server loads it.
+(docs/performance.md, "Training and the test run"). Each is then loaded from what it saved, as a
+server loads it.
 
 How it decides, per message:
 1. The first classifier's prediction of a protected intent (crisis, dosing) stands as it made it:
@@ -244,6 +245,17 @@ class IntentDecider(GraphComponent, IntentClassifier):
         return cls._assemble(config, model_storage, resource, execution_context, trained=True)
 
     @classmethod
+    def _diets(
+        cls, config: dict[str, Any], nested: ModelStorage, execution_context: ExecutionContext, trained: bool
+    ) -> list[FastDIETClassifier]:
+        """One DIET per seed, created (to train) or loaded from its folder (`trained`)."""
+        make_diet = FastDIETClassifier.load if trained else FastDIETClassifier.create
+        return [
+            make_diet(cls.diet_config(config, seed), nested, cls.diet_resource(i, seed), execution_context)
+            for i, seed in enumerate(config["diet_seeds"])
+        ]
+
+    @classmethod
     def _assemble(
         cls,
         config: dict[str, Any],
@@ -255,11 +267,7 @@ class IntentDecider(GraphComponent, IntentClassifier):
         """The decider with its classifiers created (to train) or loaded (`trained`), each from its
         folder of the decider's resource."""
         nested = NestedModelStorage(model_storage, resource)
-        make_diet = FastDIETClassifier.load if trained else FastDIETClassifier.create
-        diets = [
-            make_diet(cls.diet_config(config, seed), nested, cls.diet_resource(i, seed), execution_context)
-            for i, seed in enumerate(config["diet_seeds"])
-        ]
+        diets = cls._diets(config, nested, execution_context, trained)
         linear_config = cls.linear_config(config)
         linear = None
         if trained:
@@ -279,7 +287,7 @@ class IntentDecider(GraphComponent, IntentClassifier):
         with self._model_storage.write_to(self._resource):
             pass  # the resource exists even if no classifier had anything to train on
         cores = len(os.sched_getaffinity(0))
-        if self._config.get("train_in_processes", True) and len(self.diets) > 1 and cores > 1:
+        if self._config["train_in_processes"] and len(self.diets) > 1 and cores > 1:
             self._train_diets_in_processes(training_data, threads=max(1, cores // len(self.diets)))
         else:
             for diet in self.diets:
@@ -316,15 +324,7 @@ class IntentDecider(GraphComponent, IntentClassifier):
             self.linear.train(training_data)
             for future in futures:
                 future.result()
-        self.diets = [
-            FastDIETClassifier.load(
-                self.diet_config(self._config, seed),
-                nested,
-                self.diet_resource(i, seed),
-                self._execution_context,
-            )
-            for i, seed in enumerate(seeds)
-        ]
+        self.diets = self._diets(self._config, nested, self._execution_context, trained=True)
 
     # ------------------------------------------------------------------ prediction
     def process(self, messages: list[Message]) -> list[Message]:
