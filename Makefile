@@ -13,6 +13,7 @@ WIDGET_HELP := widget/build/help.json
 CONSOLE_JS := console/static/dist/dashboard.js
 CONSOLE_DEPS := console/node_modules/.package-lock.json
 RASA_INPUTS := config.yml domain.yml $(wildcard data/*/*.yml data/*/*/*.yml) content/safety_patterns.yml content/safety_patterns_es.yml \
+               content/crisis_examples.yml content/crisis_examples_es.yml \
                $(wildcard components/*.py)
 
 export RASA_TELEMETRY_ENABLED := false

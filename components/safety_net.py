@@ -16,7 +16,6 @@ NORM; the patterns files and the model keep the `_.fold` spelling.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import unicodedata
 from pathlib import Path
@@ -40,7 +39,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from content import read_yaml
+from content import files_digest, read_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +58,8 @@ FALLBACK_INTENT = "nlu_fallback"
 CRISIS_LABEL = "CRISIS"
 MENTION_LABEL = "MENTION"
 MENTION_ENTITY = "crisis_mention"
+# The second crisis detector's output (components/crisis_detector.py), when it runs before this.
+DETECTOR_KEY = "crisis_probability"
 # Token attributes whose values are words; YAML reads an unquoted yes/no/on/off there as a boolean.
 STRING_ATTRS = {"LOWER", "ORTH", "TEXT", "LEMMA", "NORM"}
 
@@ -204,15 +205,17 @@ class SafetyNet(GraphComponent):
         return {
             "patterns": ["content/safety_patterns.yml", "content/safety_patterns_es.yml"],
             "intents": DEFAULT_LABEL_INTENTS,
+            # The second crisis detector's probability at or above which a message no crisis
+            # pattern matched is a crisis anyway (unless a crisis veto matched: then it is a
+            # mention), and at or above which it is a mention (the help line after the answer).
+            "detector_threshold": 0.75,
+            "detector_mention_threshold": 0.5,
         }
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
         # The patterns files are outside the training data: retrain when one changes.
-        digest = hashlib.sha256()
-        for path in pattern_paths(config.get("patterns", cls.get_default_config()["patterns"])):
-            digest.update(path.read_bytes() if path.exists() else b"")
-        return digest.hexdigest()
+        return files_digest(pattern_paths(config.get("patterns", cls.get_default_config()["patterns"])))
 
     def __init__(
         self,
@@ -222,7 +225,10 @@ class SafetyNet(GraphComponent):
         resource: Resource,
         together: dict[str, list[list[str]]] | None = None,
     ) -> None:
+        config = {**self.get_default_config(), **config}
         self._label_intents: dict[str, str] = dict(config["intents"])
+        self._detector_threshold = float(config["detector_threshold"])
+        self._detector_mention_threshold = float(config["detector_mention_threshold"])
         self._patterns = patterns
         self._together = together or {}
         self._model_storage = model_storage
@@ -273,6 +279,11 @@ class SafetyNet(GraphComponent):
         """Labels whose patterns match the doc, in priority order."""
         return self._match(doc)[0]
 
+    def matched_and_vetoed(self, doc: Any) -> tuple[list[str], set[str]]:
+        """(labels whose patterns match, in priority order; labels a veto pattern matched anywhere)."""
+        labels, vetoed, _ = self._match(doc)
+        return labels, vetoed
+
     def mentions_a_crisis(self, doc: Any) -> bool:
         """Whether the doc mentions an overdose, suicide or a seizure without one matching now."""
         return self._match(doc)[2]
@@ -309,6 +320,7 @@ class SafetyNet(GraphComponent):
             if doc is None:
                 continue
             labels, vetoed, mentioned = self._match(doc)
+            labels, mentioned = self._weigh_detector(message.get(DETECTOR_KEY), labels, vetoed, mentioned)
             if labels:
                 self._force_intent(message, self._label_intents[labels[0]], labels[0])
             else:
@@ -324,6 +336,21 @@ class SafetyNet(GraphComponent):
                 entity = {"entity": MENTION_ENTITY, "value": "yes", "start": 0, "end": len(text)}
                 message.set(ENTITIES, [*(message.get(ENTITIES) or []), entity], add_to_output=True)
         return messages
+
+    def _weigh_detector(
+        self, probability: float | None, labels: list[str], vetoed: set[str], mentioned: bool
+    ) -> tuple[list[str], bool]:
+        """The second detector's say where no crisis pattern matched: a crisis when it is sure and
+        no look-alike veto matched (when unsure between an emergency and a mention, an emergency);
+        a mention, which gets the help line after the answer, when it is less sure or vetoed."""
+        if probability is None or CRISIS_LABEL in labels or CRISIS_LABEL not in self._label_intents:
+            return labels, mentioned
+        if probability >= self._detector_threshold and CRISIS_LABEL not in vetoed:
+            logger.info("Safety net: the crisis detector is sure (%.2f), no pattern matched.", probability)
+            return [CRISIS_LABEL, *labels], mentioned
+        if probability >= self._detector_mention_threshold:
+            return labels, True
+        return labels, mentioned
 
     @property
     def _crisis_intent(self) -> str | None:

@@ -4,6 +4,7 @@ channels say and the insights name. Read by every layer above; imports nothing o
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -113,6 +114,16 @@ def read_yaml(path: Path) -> Any:
     """A YAML file's data, as yaml.safe_load reads it."""
     with path.open(encoding="utf-8") as handle:
         return yaml.load(handle, Loader=YAML_LOADER)
+
+
+def files_digest(paths: list[Path]) -> str:
+    """One SHA-256 of the files' bytes in order (a missing file counts as empty): a component's
+    fingerprint for files it reads beside the training data, so that Rasa retrains it when one
+    changes."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()
 
 
 def _check(content: Content) -> None:
