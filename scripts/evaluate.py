@@ -84,6 +84,16 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_eighth_nlu.yml",
         ROOT / "tests" / "spanish_eighth_conversations.yml",
     ),
+    (
+        "new writers fifth",
+        ROOT / "tests" / "newwriters_fifth_nlu.yml",
+        ROOT / "tests" / "newwriters_fifth_conversations.yml",
+    ),
+    (
+        "spanish ninth",
+        ROOT / "tests" / "spanish_ninth_nlu.yml",
+        ROOT / "tests" / "spanish_ninth_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
 SET_LANGUAGES = {
@@ -94,6 +104,7 @@ SET_LANGUAGES = {
     "spanish sixth": "es",
     "spanish seventh": "es",
     "spanish eighth": "es",
+    "spanish ninth": "es",
 }
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -145,6 +156,13 @@ SAFETY_SETS = [
         "overdose_now",
         "look_alikes",
     ),
+    (
+        "new writers fifth safety",
+        ROOT / "tests" / "newwriters_fifth_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
+    ("spanish ninth safety", ROOT / "tests" / "spanish_ninth_safety.yml", "overdose_now", "look_alikes"),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
@@ -181,6 +199,8 @@ DOSING_SETS = [
         "dosing",
         "dosing_look_alikes",
     ),
+    ("new writers fifth safety", ROOT / "tests" / "newwriters_fifth_safety.yml", "dosing", None),
+    ("spanish ninth safety", ROOT / "tests" / "spanish_ninth_safety.yml", "dosing", "dosing_look_alikes"),
 ]
 # Out-of-scope sets: (name, file, list of questions the sources do not cover: other substances, the
 # law, buying drugs), which must get the "outside what I can answer" reply with the helpline.
@@ -191,6 +211,7 @@ OUT_OF_SCOPE_SETS = [
     ("new writers third safety", ROOT / "tests" / "newwriters_third_safety.yml", "out_of_scope"),
     ("crisis dev second safety", ROOT / "tests" / "crisis_dev2_safety.yml", "out_of_scope"),
     ("new writers fourth safety", ROOT / "tests" / "newwriters_fourth_safety.yml", "out_of_scope"),
+    ("new writers fifth safety", ROOT / "tests" / "newwriters_fifth_safety.yml", "out_of_scope"),
 ]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
