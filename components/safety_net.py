@@ -39,6 +39,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components.crisis_detector import PROBABILITY_KEY as DETECTOR_KEY
 from content import files_digest, read_yaml
 
 logger = logging.getLogger(__name__)
@@ -58,8 +59,6 @@ FALLBACK_INTENT = "nlu_fallback"
 CRISIS_LABEL = "CRISIS"
 MENTION_LABEL = "MENTION"
 MENTION_ENTITY = "crisis_mention"
-# The second crisis detector's output (components/crisis_detector.py), when it runs before this.
-DETECTOR_KEY = "crisis_probability"
 # Token attributes whose values are words; YAML reads an unquoted yes/no/on/off there as a boolean.
 STRING_ATTRS = {"LOWER", "ORTH", "TEXT", "LEMMA", "NORM"}
 
