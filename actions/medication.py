@@ -38,31 +38,70 @@ PLACEHOLDER_SLOTS = (
     "crisis_line_es",
     "poison_control_es",
 )
-# A medicine named as context (content.CONTEXT_COLUMNS) is not the one asked about. So is one named
-# right after these words: "I'm on methadone, would valium help?", "is klonopin ok on suboxone",
-# "valium to get off subs"; and one a correction sets aside: "klonopin, not valium", "no era el
-# xanax, era el rivotril", "era bupre no metadona".
-CONTEXT_BEFORE = re.compile(
-    r"\b(on|off|from|quit|quitting|kicking|detoxing)\s+((my|the|of|his|her)\s+)?$"
-    r"|\b(not|no|ni)\s+((era|es|the|that|el|la|los|las|del|de)\s+)*$"
+# Which of the medicines a message names it asks about, best first (extractor order within a rank):
+# 1. one named with nothing around it that makes it context;
+# 2. one right after these words: "I'm on methadone, would valium help?", "is klonopin ok on
+#    suboxone", "valium to get off subs" (when nothing better is named it is the one asked about:
+#    "they want to put me on methadone to get off fent, is it worth it");
+# 3. an opioid someone uses (content.CONTEXT_COLUMNS): "does it help with heroin";
+# 4. the measure of a comparison: "is it addictive like heroin?" after an answer about Suboxone is
+#    about Suboxone (the medicine before the message, when there was one), "is it as bad as fent",
+#    "stronger than oxy", "es adictiva como la heroína", "peor que la chiva";
+# 5. one a correction sets aside: "klonopin, not valium", "no era el xanax, era el rivotril", "era
+#    bupre no metadona".
+CONTEXT_BEFORE = re.compile(r"\b(on|off|from|quit|quitting|kicking|detoxing)\s+((my|the|of|his|her)\s+)?$")
+SET_ASIDE_BEFORE = re.compile(r"\b(not|no|ni)\s+((era|es|the|that|el|la|los|las|del|de)\s+)*$")
+COMPARED_BEFORE = re.compile(
+    r"\b(like|than|versus|vs\.?|compared (to|with)|similar to|same as|as|como|igual que|comparad[oa] con)"
+    r"\s+((the|a|an|el|la|los|las|un|una)\s+)?$"
+    r"|\b(más|mas|menos|peor|mejor)\b[^.?!]{0,40}\bque\s+((el|la|los|las)\s+)?$"
 )
+USED, COMPARED = 3, 4
+
+
+def medication_before_message(tracker: Tracker) -> str | None:
+    """The `medication` slot as it was before the latest message: Rasa's slot mapping has already set
+    it to the last medicine the message names, the compared one included."""
+    events = list(tracker.events or [])
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if not users:
+        return tracker.get_slot("medication")
+    value = None
+    for event in events[: users[-1]]:
+        if event.get("event") == "slot" and event.get("name") == "medication":
+            value = event.get("value")
+        elif event.get("event") == "restart" or event.get("event") == "session_started":
+            value = None
+    return value
 
 
 def pick_medication(tracker: Tracker, content: Content) -> Medication | None:
     text = (tracker.latest_message.get("text") or "").lower()
 
-    def is_context(medication: Medication, start: Any) -> bool:
+    def rank(medication: Medication, start: Any) -> int:
         before = text[:start] if isinstance(start, int) else ""
-        return medication.column in CONTEXT_COLUMNS or bool(CONTEXT_BEFORE.search(before))
+        if SET_ASIDE_BEFORE.search(before):
+            return 5
+        if COMPARED_BEFORE.search(before):
+            return COMPARED
+        if medication.column in CONTEXT_COLUMNS:
+            return USED
+        return 2 if CONTEXT_BEFORE.search(before) else 1
 
     named = [
-        (content.medications[e["value"]], e.get("start"))
-        for e in tracker.latest_message.get("entities", [])
+        (rank(content.medications[e["value"]], e.get("start")), i, content.medications[e["value"]])
+        for i, e in enumerate(tracker.latest_message.get("entities", []))
         if e.get("entity") == "medication" and e.get("value") in content.medications
     ]
     if named:
-        asked = [m for m, start in named if not is_context(m, start)]
-        return (asked or [m for m, _ in named])[0]
+        best, _, medication = min(named, key=lambda n: n[:2])
+        if best >= COMPARED:
+            # Only a measure of comparison (or a medicine set aside) is named: the subject is the
+            # medicine the conversation was about, when there was one.
+            previous = medication_before_message(tracker)
+            if previous in content.medications:
+                return content.medications[previous]
+        return medication
     previous = tracker.get_slot("medication")
     return content.medications.get(previous) if previous else None
 

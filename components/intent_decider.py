@@ -40,6 +40,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import re
 from collections.abc import Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -57,15 +58,44 @@ from rasa.shared.nlu.constants import (
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
+    TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.fast_diet import FastDIETClassifier
 from components.rankings import Ranking, blend, by_confidence, kept_last, mean, ranking_dict, set_ranking
+from components.safety_net import FALLBACK_INTENT, put_first
 from components.second_opinion import SecondOpinionClassifier
 
 logger = logging.getLogger(__name__)
+
+
+# A message that opens with a greeting and that no classifier could read otherwise is a greeting
+# ("hello to whoever reads these", "morning. first time using one of these chat things", "yo"): the
+# greeting's reply (what the assistant can do, and the help lines) serves it better than "did you
+# mean" with questions it did not ask. Only in place of the fallback, and not for a question: a
+# message with "?" beyond its first words, or longer than GREETING_MAX_WORDS, keeps "did you mean".
+# The safety net comes after this component: an emergency after "hey" still gets the crisis reply.
+GREET_INTENT = "greet"
+GREETING_OPENER = re.compile(
+    r"^\W*(hello|hi|hey|heya|hiya|howdy|yo|greetings|(good )?(morning|afternoon|evening)|"
+    r"hola|buenas|buenos d[ií]as|buen d[ií]a|saludos|qu[eé] tal|qu[eé] onda)\b",
+    re.IGNORECASE,
+)
+GREETING_MAX_WORDS = 14
+
+
+def greeting_instead_of_fallback(message: Message) -> bool:
+    intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+    text = message.get(TEXT) or ""
+    opener = GREETING_OPENER.match(text)
+    if intent != FALLBACK_INTENT or not opener:
+        return False
+    rest = text[opener.end() :]
+    # "hello??" is still a greeting; a question after it is not
+    asks = "?" in rest.lstrip("?! ,.")
+    return not asks and len(text.split()) <= GREETING_MAX_WORDS
 
 
 def decide(
@@ -364,4 +394,8 @@ class IntentDecider(GraphComponent, IntentClassifier):
                     INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True
                 )
                 message.set(INTENT_RANKING_KEY, [], add_to_output=True)
-        return self.fallback.process(messages)
+        messages = self.fallback.process(messages)
+        for message in messages:
+            if greeting_instead_of_fallback(message):
+                put_first(message, GREET_INTENT, 1.0, dropping=FALLBACK_INTENT)
+        return messages

@@ -434,7 +434,7 @@ class Conversation:
         if named:
             self.medication = named[-1]
 
-    def answer(self, intent: str, entities: list[dict[str, Any]]) -> tuple[str, str | None]:
+    def answer(self, intent: str, entities: list[dict[str, Any]], text: str = "") -> tuple[str, str | None]:
         """The answer a person gets: the intent, and for medication questions the medication it is
         about (as actions/medication.py picks it). Updates the remembered slots as Rasa and the action
         do."""
@@ -443,14 +443,16 @@ class Conversation:
         from actions.medication import INTENT_QUESTIONS, pick_medication
         from content import load_content
 
+        before = self.medication
         self.hear(entities)
         if intent not in INTENT_QUESTIONS and intent != "ask_what_about":
             return intent, None
+        events = [{"event": "slot", "name": "medication", "value": before}, {"event": "user", "text": text}]
         tracker = Tracker(
             "eval",
             {"medication": self.medication},
-            {"intent": {"name": intent}, "entities": entities},
-            [],
+            {"intent": {"name": intent}, "entities": entities, "text": text},
+            events,
             False,
             None,
             {},
@@ -503,7 +505,7 @@ async def answer_report(agent: Any, name: str, turns: list[Turn]) -> SetReport:
             predicted_chat.hear(entities)
             got: tuple[str, str | None] = (FALLBACK, None)
         else:
-            got = predicted_chat.answer(intent, entities)
+            got = predicted_chat.answer(intent, entities, turn.text)
         report.total += 1
         if got == want:
             report.correct += 1

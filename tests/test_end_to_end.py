@@ -145,3 +145,14 @@ def test_a_question_that_mentions_an_overdose_gets_its_answer_then_one_help_line
     crisis = servers.say(sender, "he is not breathing and his lips are blue")
     assert texts(crisis).startswith("If someone may be overdosing")
     assert "If this is happening now" not in texts(crisis)
+
+
+def test_a_follow_up_compared_with_another_medicine_stays_on_the_medicine_before(servers):
+    """Rasa's slot mapping sets `medication` to heroin before the action runs; the answer is still
+    about buprenorphine, the medicine the conversation is about."""
+    sender = "e2e-comparison"
+    servers.say(sender, "what is suboxone")
+    compared = servers.say(sender, "is it addictive like heroin?")
+    assert [r["feedback"]["answer"] for r in compared if "feedback" in r] == ["risks.buprenorphine"]
+    after = servers.say(sender, "and what happens if you stop it suddenly")
+    assert [r["feedback"]["answer"] for r in after if "feedback" in r] == ["stop_suddenly.buprenorphine"]

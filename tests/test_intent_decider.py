@@ -176,6 +176,31 @@ def test_a_message_nothing_can_read_falls_back(linear):
     assert msg.get(INTENT)["name"] == "nlu_fallback"
 
 
+def test_a_greeting_nothing_else_could_read_is_a_greeting_not_did_you_mean(linear):
+    texts = [
+        "hello to whoever reads these",
+        "yo",
+        "good evening. first time here",
+        "hello?? anyone",
+        "hola, a quien lea esto",
+    ]
+    questions = ["hi, is klonopin like valium?", "hiking while dopesick", "hey " + "word " * 20]
+    diets = [StubDIET({t: [("ask_med_helps", 0.5), ("thank", 0.5)] for t in texts + questions})]
+    strict = decider(diets, linear, fallback_threshold=0.0, fallback_ambiguity_threshold=0.5)
+    messages = strict.process([featurized(t, [0.0, 0.0, 0.0]) for t in texts + questions])
+    intents = {m.get(TEXT): m.get(INTENT)["name"] for m in messages}
+    assert intents == {**{t: "greet" for t in texts}, **{t: "nlu_fallback" for t in questions}}
+    greeting = messages[0].get(INTENT_RANKING_KEY)
+    assert greeting[0] == {"name": "greet", "confidence": 1.0}
+    assert "nlu_fallback" not in [r["name"] for r in greeting]
+
+
+def test_a_greeting_the_classifiers_read_as_something_else_keeps_their_reading(linear):
+    diets = [StubDIET({"hey thanks a lot": [("thank", 0.9), ("greet", 0.1)]})]
+    [msg] = decider(diets, linear).process([featurized("hey thanks a lot", [0.0, 0.0, 0.0])])
+    assert msg.get(INTENT)["name"] != "greet"
+
+
 def test_without_diets_the_linear_model_decides_crisis_included(linear):
     """The quick model (serving/quick_model.py): the linear model is the first classifier."""
     [msg] = decider([], linear).process([featurized("x", [0.0, 0.0, 1.0])])

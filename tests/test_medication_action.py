@@ -131,6 +131,18 @@ def test_placeholders_fall_back_to_the_domain_when_slots_are_empty(make_tracker,
         ("not valium, i meant klonopin", {"valium": "valium", "klonopin": "klonopin"}, "klonopin"),
         ("no era el xanax, era el rivotril", {"xanax": "xanax", "rivotril": "klonopin"}, "klonopin"),
         ("era bupre no metadona", {"bupre": "buprenorphine", "metadona": "methadone"}, "buprenorphine"),
+        # the measure of a comparison is not the subject
+        ("is methadone addictive like heroin", {"methadone": "methadone", "heroin": "heroin"}, "methadone"),
+        ("is klonopin stronger than valium", {"klonopin": "klonopin", "valium": "valium"}, "klonopin"),
+        ("es la metadona peor que la chiva", {"metadona": "methadone", "chiva": "heroin"}, "methadone"),
+        # a medicine someone is put on, against the opioid they come off
+        (
+            "docs wanna put me on methadone to get off fent, is it worth it",
+            {"fent": "fentanyl", "methadone": "methadone"},
+            "methadone",
+        ),
+        ("will i get hooked on vals instead of the oxy", {"oxy": "oxycodone", "vals": "valium"}, "valium"),
+        ("no i meant heroin, not methadone", {"heroin": "heroin", "methadone": "methadone"}, "heroin"),
     ],
 )
 def test_the_medication_asked_about_is_answered_not_the_one_taken(answer, text, named, asked):
@@ -166,3 +178,50 @@ def test_a_spanish_conversation_is_asked_which_medicine_in_spanish(answer):
     assert [b["title"] for b in message["buttons"]] == [
         CONTENT.medications[k].display("es") for k in ask["choices"]
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "value"),
+    [
+        ("is it addictive like heroin?", "heroin", "heroin"),
+        ("is it as bad as fent", "fent", "fentanyl"),
+        ("and is it stronger than valium", "valium", "valium"),
+        ("¿es adictiva como la heroína?", "heroína", "heroin"),
+        ("es mas fuerte que la chiva?", "chiva", "heroin"),
+    ],
+)
+def test_a_follow_up_that_only_names_a_comparison_is_about_the_medicine_before(answer, text, word, value):
+    """Rasa's slot mapping has already set `medication` to the medicine compared with; the answer is
+    about the one the conversation was about (the slot before the message)."""
+    events, _ = answer(
+        "ask_med_risks",
+        entities=[{**medication(value), "start": text.find(word)}],
+        slots={"medication": value},
+        events=[{"event": "slot", "name": "medication", "value": "buprenorphine"}],
+        text=text,
+    )
+    assert SlotSet("medication", "buprenorphine") in events
+
+
+def test_a_comparison_alone_with_nothing_before_is_about_the_medicine_named(answer):
+    events, _ = answer(
+        "ask_med_risks",
+        entities=[{**medication("heroin"), "start": 20}],
+        slots={"medication": "heroin"},
+        text="is it addictive like heroin?",
+    )
+    assert SlotSet("medication", "heroin") in events
+
+
+def test_a_new_session_forgets_the_medicine_before(answer):
+    events, _ = answer(
+        "ask_med_risks",
+        entities=[{**medication("heroin"), "start": 20}],
+        slots={"medication": "heroin"},
+        events=[
+            {"event": "slot", "name": "medication", "value": "buprenorphine"},
+            {"event": "session_started"},
+        ],
+        text="is it addictive like heroin?",
+    )
+    assert SlotSet("medication", "heroin") in events
