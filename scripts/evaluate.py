@@ -94,6 +94,16 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_ninth_nlu.yml",
         ROOT / "tests" / "spanish_ninth_conversations.yml",
     ),
+    (
+        "new writers sixth",
+        ROOT / "tests" / "newwriters_sixth_nlu.yml",
+        ROOT / "tests" / "newwriters_sixth_conversations.yml",
+    ),
+    (
+        "spanish tenth",
+        ROOT / "tests" / "spanish_tenth_nlu.yml",
+        ROOT / "tests" / "spanish_tenth_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
 SET_LANGUAGES = {
@@ -105,6 +115,7 @@ SET_LANGUAGES = {
     "spanish seventh": "es",
     "spanish eighth": "es",
     "spanish ninth": "es",
+    "spanish tenth": "es",
 }
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -163,6 +174,13 @@ SAFETY_SETS = [
         "look_alikes",
     ),
     ("spanish ninth safety", ROOT / "tests" / "spanish_ninth_safety.yml", "overdose_now", "look_alikes"),
+    (
+        "new writers sixth safety",
+        ROOT / "tests" / "newwriters_sixth_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
+    ("spanish tenth safety", ROOT / "tests" / "spanish_tenth_safety.yml", "overdose_now", "look_alikes"),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
@@ -201,6 +219,8 @@ DOSING_SETS = [
     ),
     ("new writers fifth safety", ROOT / "tests" / "newwriters_fifth_safety.yml", "dosing", None),
     ("spanish ninth safety", ROOT / "tests" / "spanish_ninth_safety.yml", "dosing", "dosing_look_alikes"),
+    ("new writers sixth safety", ROOT / "tests" / "newwriters_sixth_safety.yml", "dosing", None),
+    ("spanish tenth safety", ROOT / "tests" / "spanish_tenth_safety.yml", "dosing", "dosing_look_alikes"),
 ]
 # Out-of-scope sets: (name, file, list of questions the sources do not cover: other substances, the
 # law, buying drugs), which must get the "outside what I can answer" reply with the helpline.
@@ -212,6 +232,7 @@ OUT_OF_SCOPE_SETS = [
     ("crisis dev second safety", ROOT / "tests" / "crisis_dev2_safety.yml", "out_of_scope"),
     ("new writers fourth safety", ROOT / "tests" / "newwriters_fourth_safety.yml", "out_of_scope"),
     ("new writers fifth safety", ROOT / "tests" / "newwriters_fifth_safety.yml", "out_of_scope"),
+    ("new writers sixth safety", ROOT / "tests" / "newwriters_sixth_safety.yml", "out_of_scope"),
 ]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
@@ -387,7 +408,7 @@ def message_turns(path: Path) -> list[Turn]:
     turns = []
     for m in load_data(str(path)).intent_examples:
         named = [
-            catalogue.get(e["value"].lower(), e["value"].lower())
+            catalogue.get(e["value"].strip().lower(), e["value"].strip().lower())
             for e in m.get("entities") or []
             if e["entity"] == "medication"
         ]

@@ -404,3 +404,18 @@ def test_held_out_phrasings_are_not_in_the_training_data():
         for text in texts
     }
     assert held_out & training == set()
+
+
+def test_a_test_sets_medicine_annotated_with_a_space_is_still_its_catalogue_key(tmp_path):
+    """Rasa reads `[rivotril](medication: klonopin)` as the value " klonopin": the evaluator strips it,
+    or the expected answer would be "which medicine?" and every such turn scored wrong."""
+    from scripts.evaluate import message_turns
+
+    path = tmp_path / "nlu.yml"
+    path.write_text(
+        'version: "3.1"\nnlu:\n- intent: ask_med_helps\n  examples: |\n'
+        "    - sirve el [rivotril](medication: klonopin) para la malilla?\n"
+        "    - does [valium](medication) help\n",
+        encoding="utf-8",
+    )
+    assert [t.medication for t in message_turns(path)] == ["klonopin", "valium"]
