@@ -56,7 +56,8 @@ COMPARED_BEFORE = re.compile(
     r"\s+((the|a|an|el|la|los|las|un|una)\s+)?$"
     r"|\b(más|mas|menos|peor|mejor)\b[^.?!]{0,40}\bque\s+((el|la|los|las)\s+)?$"
 )
-USED, COMPARED = 3, 4
+# The ranks above, by name.
+FREE, AFTER_ON, USED, COMPARED, SET_ASIDE = 1, 2, 3, 4, 5
 
 
 def medication_before_message(tracker: Tracker) -> str | None:
@@ -70,7 +71,7 @@ def medication_before_message(tracker: Tracker) -> str | None:
     for event in events[: users[-1]]:
         if event.get("event") == "slot" and event.get("name") == "medication":
             value = event.get("value")
-        elif event.get("event") == "restart" or event.get("event") == "session_started":
+        elif event.get("event") in ("restart", "session_started"):
             value = None
     return value
 
@@ -81,12 +82,12 @@ def pick_medication(tracker: Tracker, content: Content) -> Medication | None:
     def rank(medication: Medication, start: Any) -> int:
         before = text[:start] if isinstance(start, int) else ""
         if SET_ASIDE_BEFORE.search(before):
-            return 5
+            return SET_ASIDE
         if COMPARED_BEFORE.search(before):
             return COMPARED
         if medication.column in CONTEXT_COLUMNS:
             return USED
-        return 2 if CONTEXT_BEFORE.search(before) else 1
+        return AFTER_ON if CONTEXT_BEFORE.search(before) else FREE
 
     named = [
         (rank(content.medications[e["value"]], e.get("start")), i, content.medications[e["value"]])

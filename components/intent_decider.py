@@ -87,10 +87,11 @@ GREETING_MAX_WORDS = 14
 
 
 def greeting_instead_of_fallback(message: Message) -> bool:
-    intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+    if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != FALLBACK_INTENT:
+        return False
     text = message.get(TEXT) or ""
     opener = GREETING_OPENER.match(text)
-    if intent != FALLBACK_INTENT or not opener:
+    if not opener:
         return False
     rest = text[opener.end() :]
     # "hello??" is still a greeting; a question after it is not

@@ -393,7 +393,10 @@ class SetReport:
 
 
 def _canonical(value: str | None, catalogue: dict[str, str]) -> str | None:
-    return catalogue.get(value.lower(), value.lower()) if value else None
+    """The catalogue key of an annotated or extracted medicine; Rasa reads `(medication: klonopin)`
+    as " klonopin", hence the strip."""
+    key = value.strip().lower() if value else None
+    return catalogue.get(key, key) if key else None
 
 
 def message_turns(path: Path) -> list[Turn]:
@@ -408,9 +411,7 @@ def message_turns(path: Path) -> list[Turn]:
     turns = []
     for m in load_data(str(path)).intent_examples:
         named = [
-            catalogue.get(e["value"].strip().lower(), e["value"].strip().lower())
-            for e in m.get("entities") or []
-            if e["entity"] == "medication"
+            _canonical(e["value"], catalogue) for e in m.get("entities") or [] if e["entity"] == "medication"
         ]
         asked = [
             k
