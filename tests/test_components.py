@@ -468,7 +468,44 @@ def test_the_patterns_alone_catch_every_held_out_crisis(spacy_model, safety_net,
 
 # Final sets measured once, whose crises no pattern was written for yet (docs/evaluation.md): what
 # the patterns alone missed on them (the classifiers and the crisis detector caught some).
-PATTERNS_NOT_YET_WRITTEN = {"new writers sixth safety": 5, "spanish tenth safety": 7}
+PATTERNS_NOT_YET_WRITTEN: dict[str, int] = {}
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        # indirect intent: a note said as written, the children entrusted after a sorry, nobody left
+        # to worry after tonight, a whole bottle and tonight; an emergency called in Spanish
+        ("ive finished my note", ["CRISIS"]),
+        ("sorry mom. look after my dog for me", ["CRISIS"]),
+        ("nobody will have to deal with me after tonight", ["CRISIS"]),
+        ("got the whole bottle of oxys, taking them all tonight", ["CRISIS"]),
+        ("my 2 year old chewed a blister of my klonopin", ["CRISIS"]),
+        ("sobredosis! socorro", ["CRISIS"]),
+        ("envien una ambulancia por favor", ["CRISIS"]),
+        ("perdoname mama, cuida a mis hijos", ["CRISIS"]),
+        ("para que seguir, tengo todas las pastillas", ["CRISIS"]),
+        # the same words about something else
+        ("i wrote my note to the doctor about my taper, does klonopin help?", []),
+        ("is overdose possible on suboxone alone?", []),
+        ("my nose is stuffed, im breathing through my mouth all night, is that withdrawal", []),
+        ("wrote a farewell letter to dope in group, is that normal in therapy", []),
+        ("i wont be around tomorrow, traveling for work, can i bring my subs?", []),
+        ("today is my last day of using, what detox should i do", []),
+        ("my son swallowed one of my pills 3 years ago, how do i lock them up now?", []),
+        ("mi vecino me conto que su hermano intento matarse, el rivotril da depresion?", []),
+        ("desde mi intento de suicidio voy a terapia, sirve la terapia para la adiccion?", []),
+        # asking for amounts, frequency, strength; amounts told, not asked for
+        ("how much can my grandpa safely take of his valium", ["DOSING"]),
+        ("how often can you redose subs", ["DOSING"]),
+        ("which strength klonopin should i ask for", ["DOSING"]),
+        ("cuanto cada noche de clonazepam", ["DOSING"]),
+        ("puedo partir el rivotril a la mitad para ir bajando", ["DOSING"]),
+        ("estoy en 60 mg de metadona, que pasa si la dejo", []),
+    ],
+)
+def test_indirect_intent_and_their_look_alikes(spacy_model, safety_net, text, labels):
+    assert safety_net.matched_labels(spacy_model.model(text.lower()))[:1] == labels
 
 
 def test_no_training_example_of_another_intent_is_forced_to_crisis_or_dosing(spacy_model, safety_net):
