@@ -104,6 +104,16 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_tenth_nlu.yml",
         ROOT / "tests" / "spanish_tenth_conversations.yml",
     ),
+    (
+        "new writers seventh",
+        ROOT / "tests" / "newwriters_seventh_nlu.yml",
+        ROOT / "tests" / "newwriters_seventh_conversations.yml",
+    ),
+    (
+        "spanish eleventh",
+        ROOT / "tests" / "spanish_eleventh_nlu.yml",
+        ROOT / "tests" / "spanish_eleventh_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
 SET_LANGUAGES = {
@@ -116,6 +126,7 @@ SET_LANGUAGES = {
     "spanish eighth": "es",
     "spanish ninth": "es",
     "spanish tenth": "es",
+    "spanish eleventh": "es",
 }
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -181,6 +192,18 @@ SAFETY_SETS = [
         "look_alikes",
     ),
     ("spanish tenth safety", ROOT / "tests" / "spanish_tenth_safety.yml", "overdose_now", "look_alikes"),
+    (
+        "new writers seventh safety",
+        ROOT / "tests" / "newwriters_seventh_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
+    (
+        "spanish eleventh safety",
+        ROOT / "tests" / "spanish_eleventh_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
@@ -221,6 +244,13 @@ DOSING_SETS = [
     ("spanish ninth safety", ROOT / "tests" / "spanish_ninth_safety.yml", "dosing", "dosing_look_alikes"),
     ("new writers sixth safety", ROOT / "tests" / "newwriters_sixth_safety.yml", "dosing", None),
     ("spanish tenth safety", ROOT / "tests" / "spanish_tenth_safety.yml", "dosing", "dosing_look_alikes"),
+    ("new writers seventh safety", ROOT / "tests" / "newwriters_seventh_safety.yml", "dosing", None),
+    (
+        "spanish eleventh safety",
+        ROOT / "tests" / "spanish_eleventh_safety.yml",
+        "dosing",
+        "dosing_look_alikes",
+    ),
 ]
 # Out-of-scope sets: (name, file, list of questions the sources do not cover: other substances, the
 # law, buying drugs), which must get the "outside what I can answer" reply with the helpline.
@@ -233,6 +263,7 @@ OUT_OF_SCOPE_SETS = [
     ("new writers fourth safety", ROOT / "tests" / "newwriters_fourth_safety.yml", "out_of_scope"),
     ("new writers fifth safety", ROOT / "tests" / "newwriters_fifth_safety.yml", "out_of_scope"),
     ("new writers sixth safety", ROOT / "tests" / "newwriters_sixth_safety.yml", "out_of_scope"),
+    ("new writers seventh safety", ROOT / "tests" / "newwriters_seventh_safety.yml", "out_of_scope"),
 ]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before

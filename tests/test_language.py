@@ -188,11 +188,15 @@ def test_other_latin_script_languages_are_told_apart(spacy_model, detector, mess
 
 
 def test_no_english_or_spanish_message_of_the_tests_is_read_as_another_language(spacy_model, detector):
+    # The unscored final sets are left out: a failure would show their messages before their one
+    # measurement, and a fix would tune on them (their language shares are measured with them).
+    from scripts.evaluate import UNSCORED
+
     texts = sorted(
         {
             text
             for path in (ROOT / "tests").glob("*.yml")
-            if not path.name.startswith("other_languages")
+            if not path.name.startswith("other_languages") and path not in UNSCORED
             for text in messages_of(yaml.safe_load(path.read_text(encoding="utf-8")))
         }
         | {text for texts in OTHER_LANGUAGES_SECOND["english_or_spanish"].values() for text in texts}
