@@ -48,10 +48,12 @@ $(SPACY_MODEL): $(INSTALLED) content/medications.yml scripts/build_spacy_model.p
 spacy: $(SPACY_MODEL) ## Build the spaCy pipeline (tokenizer, lemmatizer, medication names)
 
 # Trained beside, then moved into place: a server or an interrupted training never sees half a file.
+# The model is dated when its training started, so an input edited during the training is newer
+# than the model and the next `make train` trains again.
 $(MODEL): $(SPACY_MODEL) $(RASA_INPUTS)
-	@rm -rf build/training
+	@rm -rf build/training && mkdir -p build && touch build/.training-started
 	$(BIN)/python -m serving.launch train --out build/training --fixed-model-name assistant
-	@mkdir -p models && mv build/training/assistant.tar.gz $@ && touch $@
+	@mkdir -p models && mv build/training/assistant.tar.gz $@ && touch -r build/.training-started $@
 
 train: $(MODEL) ## Train the model, only if data, domain, config or content changed
 
