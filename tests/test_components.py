@@ -156,6 +156,14 @@ def test_split_names_sound_alike_and_are_close_in_letters():
     assert names.find(["is", "clone", "a", "pin", "ok"]) == [(1, 4, "klonopin")]
 
 
+def test_split_names_six_sounds_in_common_allow_half_the_letters_in_slips():
+    names = SplitNames({"lofexidine": "lofexidine", "heroin": "heroin", "methadone": "methadone"})
+    assert names.key(["low", "fex", "a", "dean"]) == "lofexidine"  # LFKSTN, five slips of ten
+    assert names.key(["low", "fax", "a", "dinner"]) is None  # LFKSTNR: not the same sounds
+    assert names.key(["me", "da", "tan"]) is None  # MTTN: four sounds, a third of the letters
+    assert names.key(["her", "own"]) is None  # HRN: under four sounds
+
+
 def test_split_names_one_sound_apart_and_the_closest_of_overlapping_runs():
     names = SplitNames(
         {
@@ -528,6 +536,14 @@ PATTERNS_NOT_YET_WRITTEN: dict[str, int] = {}
         ("cual es la dosis correcta de rivotril", ["DOSING"]),
         ("how much water should i drink a day", []),
         ("dame una receta de arroz con pollo", []),
+        # the wait between two takes; street prices "these days"; a job lost over treatment
+        ("cuanto hay que esperar entre una toma de clonazepam y la siguiente", ["DOSING"]),
+        ("cuánto espero entre dosis de metadona", ["DOSING"]),
+        ("entre una cosa y otra no he dormido nada", []),
+        ("what are bars going for around here", ["OUT_OF_SCOPE"]),
+        ("will i get fired for being on suboxone", ["OUT_OF_SCOPE"]),
+        ("ok i'll go for now, thanks", []),
+        ("my brother got fired for using, how do i help him", []),
     ],
 )
 def test_indirect_intent_and_their_look_alikes(spacy_model, safety_net, text, labels):
