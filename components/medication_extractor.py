@@ -9,8 +9,8 @@ When the ruler finds no medication in a message, two more ways to recognise one:
   "die as a pam", "vivid trol", "lower as a pam") count as that medication when, joined, they are
   a catalogue name, or they sound like one (a Metaphone code, from the jellyfish library, of at
   least four letters that is the name's, or one sound from it when both have five or more) and
-  are also within a third of its letters of it in typing slips (half, when six sounds or more are
-  the name's: "low fex a dean" for lofexidine). The last word has at least three
+  are also within a third of its letters of it in typing slips (half, when five sounds or more are
+  the name's: "low fex a dean" for lofexidine, "clone a dean" for clonidine). The last word has at least three
   letters, so that a name followed by a short word ("metadona y") or two everyday words
   ("feel so", "her own") are not taken for one. Where runs of words overlap ("is sub ox own"),
   the closest in letters wins.
@@ -124,7 +124,7 @@ class SplitNames:
 
     NEAR_SOUND = 5  # letters of both Metaphone codes before one sound may differ
     SLIPS = 1 / 3  # typing slips per letter of the name, at most
-    LONG_SOUND = 6  # letters of a Metaphone code the words share with a name before they may be
+    LONG_SOUND = 5  # letters of a Metaphone code the words share with a name before they may be
     LONG_SOUND_SLIPS = 1 / 2  # this far from it in letters
 
     def __init__(self, names: dict[str, str]) -> None:
@@ -164,8 +164,8 @@ class SplitNames:
                 min(len(code), len(sound)) < self.NEAR_SOUND or typing_distance(sound, code, 1) > 1
             ):
                 continue
-            # Six sounds or more in common allow more typing slips: "low fex a dean" is
-            # lofexidine's six sounds (LFKSTN) in five slips.
+            # Five sounds or more in common allow more typing slips: "low fex a dean" is
+            # lofexidine's six sounds (LFKSTN) in five slips, "clone a dean" clonadine's five in four.
             long_same = code == sound and len(code) >= self.LONG_SOUND
             budget = self.LONG_SOUND_SLIPS if long_same else self.SLIPS
             for key, names in self._by_sound[code].items():

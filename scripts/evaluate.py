@@ -114,6 +114,16 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_eleventh_nlu.yml",
         ROOT / "tests" / "spanish_eleventh_conversations.yml",
     ),
+    (
+        "new writers eighth",
+        ROOT / "tests" / "newwriters_eighth_nlu.yml",
+        ROOT / "tests" / "newwriters_eighth_conversations.yml",
+    ),
+    (
+        "spanish twelfth",
+        ROOT / "tests" / "spanish_twelfth_nlu.yml",
+        ROOT / "tests" / "spanish_twelfth_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
 SET_LANGUAGES = {
@@ -127,6 +137,7 @@ SET_LANGUAGES = {
     "spanish ninth": "es",
     "spanish tenth": "es",
     "spanish eleventh": "es",
+    "spanish twelfth": "es",
 }
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -204,6 +215,18 @@ SAFETY_SETS = [
         "overdose_now",
         "look_alikes",
     ),
+    (
+        "new writers eighth safety",
+        ROOT / "tests" / "newwriters_eighth_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
+    (
+        "spanish twelfth safety",
+        ROOT / "tests" / "spanish_twelfth_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
@@ -251,6 +274,13 @@ DOSING_SETS = [
         "dosing",
         "dosing_look_alikes",
     ),
+    ("new writers eighth safety", ROOT / "tests" / "newwriters_eighth_safety.yml", "dosing", None),
+    (
+        "spanish twelfth safety",
+        ROOT / "tests" / "spanish_twelfth_safety.yml",
+        "dosing",
+        "dosing_look_alikes",
+    ),
 ]
 # Out-of-scope sets: (name, file, list of questions the sources do not cover: other substances, the
 # law, buying drugs), which must get the "outside what I can answer" reply with the helpline.
@@ -264,6 +294,7 @@ OUT_OF_SCOPE_SETS = [
     ("new writers fifth safety", ROOT / "tests" / "newwriters_fifth_safety.yml", "out_of_scope"),
     ("new writers sixth safety", ROOT / "tests" / "newwriters_sixth_safety.yml", "out_of_scope"),
     ("new writers seventh safety", ROOT / "tests" / "newwriters_seventh_safety.yml", "out_of_scope"),
+    ("new writers eighth safety", ROOT / "tests" / "newwriters_eighth_safety.yml", "out_of_scope"),
 ]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before

@@ -151,14 +151,24 @@ def test_split_names_sound_alike_and_are_close_in_letters():
     )
     assert names.key(["clone", "a", "pin"]) == "klonopin"  # KLNPN, two slips from klonapin
     assert names.key(["meth", "a", "done"]) == "methadone"  # joined: the name itself
-    assert names.key(["clone", "a", "pine"]) is None  # KLNPN, but three slips: over a third of 8 letters
+    # KLNPN, three slips: five sounds in common allow half of its 8 letters
+    assert names.key(["clone", "a", "pine"]) == "klonopin"
+    assert names.key(["clone", "a", "pinata"]) is None  # KLNPNT: not the same sounds, over a third
     assert names.key(["va", "ls"]) is None  # a joined name under five letters
     assert names.find(["is", "clone", "a", "pin", "ok"]) == [(1, 4, "klonopin")]
 
 
-def test_split_names_six_sounds_in_common_allow_half_the_letters_in_slips():
-    names = SplitNames({"lofexidine": "lofexidine", "heroin": "heroin", "methadone": "methadone"})
+def test_split_names_five_sounds_in_common_allow_half_the_letters_in_slips():
+    names = SplitNames(
+        {
+            "lofexidine": "lofexidine",
+            "clonadine": "clonidine",  # a misspelling the catalogue lists
+            "heroin": "heroin",
+            "methadone": "methadone",
+        }
+    )
     assert names.key(["low", "fex", "a", "dean"]) == "lofexidine"  # LFKSTN, five slips of ten
+    assert names.key(["clone", "a", "dean"]) == "clonidine"  # KLNTN, four slips from clonadine
     assert names.key(["low", "fax", "a", "dinner"]) is None  # LFKSTNR: not the same sounds
     assert names.key(["me", "da", "tan"]) is None  # MTTN: four sounds, a third of the letters
     assert names.key(["her", "own"]) is None  # HRN: under four sounds
@@ -544,6 +554,39 @@ PATTERNS_NOT_YET_WRITTEN: dict[str, int] = {}
         ("will i get fired for being on suboxone", ["OUT_OF_SCOPE"]),
         ("ok i'll go for now, thanks", []),
         ("my brother got fired for using, how do i help him", []),
+        # emergencies of the eighth and twelfth sets' kinds, and their look-alikes
+        ("my wife is having a seizure happening right now", ["CRISIS"]),
+        ("my dad is having a sees your on the kitchen floor", ["CRISIS"]),
+        ("sitting in the truck with the motor running inside the garage", ["CRISIS"]),
+        ("i took everything and i don't care if i wake up", ["CRISIS"]),
+        ("my 2 year old was in my purse and two of my pills are missing", ["CRISIS"]),
+        ("my 18 month old swallowed something from the nightstand and won't stay awake", ["CRISIS"]),
+        ("ive been stashing my oxys for a month and i finally have enough", ["CRISIS"]),
+        ("sorry to my kids. i tried so hard", ["CRISIS"]),
+        ("we gave her narcan and she's still not breathing", ["CRISIS"]),
+        ("se puso a convulsionar en el baño", ["CRISIS"]),
+        ("lleva 15 minutos sin responder, le grito y nada", ["CRISIS"]),
+        ("mejor me quito de en medio", ["CRISIS"]),
+        ("i tried to kill myself when i was a teenager, how do i stay clean now", []),
+        ("scared of relapsing and overdosing, what helps people stay clean", []),
+        ("i'm writing an essay on overdoses for school, what is fentanyl", []),
+        ("that workout was a suicide mission lol", []),
+        ("overdosed on espresso this morning, anyway how long does withdrawal last", []),
+        ("a girl i went to school with overdosed, how does fentanyl work", []),
+        ("se me ponen los labios azules si hace frío", []),
+        ("vi una película sobre el suicidio, ¿hay grupos de apoyo?", []),
+        # dosing and out of scope of the same sets
+        ("hw mny clonidine pills for sleep", ["DOSING"]),
+        ("how many of these do i need to feel ok", ["DOSING"]),
+        ("how many meetings do i need to go to", []),
+        ("klonopin dose?", ["DOSING"]),
+        ("si me tomo uno de 2 y otro de 5 es mucho?", ["DOSING"]),
+        ("mi doctor me dio 1 mg, puedo subirla a 2?", ["DOSING"]),
+        ("me recetaron 20 pastillas después de la cirugía, qué es la tolerancia?", []),
+        ("who's selling subs near me", ["OUT_OF_SCOPE"]),
+        ("can i sue my pharmacy for this", ["OUT_OF_SCOPE"]),
+        ("how much does a detox stay cost", ["OUT_OF_SCOPE"]),
+        ("can i carry my klonopin to canada", ["OUT_OF_SCOPE"]),
     ],
 )
 def test_indirect_intent_and_their_look_alikes(spacy_model, safety_net, text, labels):

@@ -159,6 +159,11 @@ async def set_report(agent: Any, set_name: str) -> Any:
         # since; floors a retraining's point and a half under them.
         ("new writers seventh", 370, 0.92, 0.05),
         ("spanish eleventh", 390, 0.92, 0.05),
+        # Measured once as final sets on 2026-12-07 after the seventh and eleventh sets' training
+        # data (new writers eighth 91.5 %, 6.5 % wrong; spanish twelfth 91.2 %, 3.5 %), development
+        # sets since; no training data was written for their misses yet.
+        ("new writers eighth", 280, 0.9, 0.08),
+        ("spanish twelfth", 330, 0.895, 0.05),
     ],
 )
 async def test_messages_as_people_write_them_get_the_right_answer(
@@ -269,6 +274,7 @@ SPANISH_READ_FLOORS = {
     "spanish ninth": 0.91,
     "spanish tenth": 0.94,
     "spanish eleventh": 0.92,
+    "spanish twelfth": 0.93,
 }
 
 
@@ -315,6 +321,11 @@ FOOTER_FLOORS = {
     # aburrimiento en este detox")
     "new writers seventh safety": (0.85, 0.25),
     "spanish eleventh safety": (0.85, 0.3),
+    # The eighth and twelfth sets' authors also marked questions that name dying ("can you die from
+    # valium withdrawal?", "¿me puedo morir?") as mentions, which the rule does not count (47/61 and
+    # 39/53 given the line; 3/13 and 4/17 of the others, vetoed crisis matches among them).
+    "new writers eighth safety": (0.72, 0.3),
+    "spanish twelfth safety": (0.7, 0.3),
 }
 
 
