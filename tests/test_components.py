@@ -587,6 +587,7 @@ PATTERNS_NOT_YET_WRITTEN: dict[str, int] = {}
         ("can i sue my pharmacy for this", ["OUT_OF_SCOPE"]),
         ("how much does a detox stay cost", ["OUT_OF_SCOPE"]),
         ("can i carry my klonopin to canada", ["OUT_OF_SCOPE"]),
+        ("converting my subs dose to methadone, how", ["DOSING"]),
     ],
 )
 def test_indirect_intent_and_their_look_alikes(spacy_model, safety_net, text, labels):
