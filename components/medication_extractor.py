@@ -10,10 +10,10 @@ When the ruler finds no medication in a message, two more ways to recognise one:
   a catalogue name, or they sound like one (a Metaphone code, from the jellyfish library, of at
   least four letters that is the name's, or one sound from it when both have five or more) and
   are also within a third of its letters of it in typing slips (half, when five sounds or more are
-  the name's: "low fex a dean" for lofexidine, "clone a dean" for clonidine). The last word has at least three
-  letters, so that a name followed by a short word ("metadona y") or two everyday words
-  ("feel so", "her own") are not taken for one. Where runs of words overlap ("is sub ox own"),
-  the closest in letters wins.
+  the name's: "low fex a dean" for lofexidine, "clone a dean" for clonidine). The last word has
+  at least three letters, so that a name followed by a short word ("metadona y") or two everyday
+  words ("feel so", "her own") are not taken for one. Where runs of words overlap ("is sub ox
+  own"), the closest in letters wins.
 """
 
 from __future__ import annotations
