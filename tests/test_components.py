@@ -985,6 +985,52 @@ def test_the_matcher_reading_norm_finds_what_the_fold_extension_finds(spacy_mode
     assert differ == []
 
 
+def test_the_anchored_matcher_finds_what_one_matcher_of_all_patterns_finds(spacy_model):
+    """The safety net runs only the patterns whose anchor word a message has (AnchoredMatcher, for
+    speed): on every safety- and dosing-set message (English and Spanish) and a few made for it, the
+    same matches, each as often, as one spaCy Matcher of all the patterns."""
+    from components.safety_net import (
+        SafetyNet,
+        build_matcher,
+        load_pattern_files,
+        pattern_paths,
+        set_fold_norms,
+    )
+    from scripts.evaluate import DOSING_SETS, safety_sets
+
+    patterns, _ = load_pattern_files(
+        pattern_paths([str(ROOT / p) for p in SafetyNet.get_default_config()["patterns"]])
+    )
+    vocab = spacy_model.model.vocab
+    anchored, single = build_matcher(vocab, patterns), build_matcher(vocab, patterns, anchored=False)
+    paths = dict.fromkeys([path for _, path, _, _ in SAFETY_SETS] + [path for _, path, _, _ in DOSING_SETS])
+    every = sorted({text for path in paths for group in safety_sets(path).values() for text in group})
+    made = ["Está MUY pálida y no respira", "he's not breathing he's not breathing", "", "!!!", "od od od"]
+    differ, matched = [], 0
+    for text in [*every, *made]:
+        doc = spacy_model.model(text.lower())
+        set_fold_norms(doc)
+        expected = sorted(single(doc))
+        matched += bool(expected)
+        if sorted(anchored(doc)) != expected:
+            differ.append(text)
+    assert len(every) > 3000 and matched > 1000
+    assert differ == []
+
+
+def test_an_anchor_is_a_required_word_token_with_the_fewest_words():
+    from components.safety_net import anchor
+
+    assert anchor([{"LOWER": {"IN": ["a", "b", "c"]}}, {"LOWER": "d"}]) == ("LOWER", frozenset({"d"}))
+    assert anchor([{"LOWER": "x", "OP": "?"}, {"NORM": {"IN": ["y", "z"]}, "OP": "+"}]) == (
+        "NORM",
+        frozenset({"y", "z"}),
+    )
+    # optional, negated, REGEX, NOT_IN or non-word tokens are never anchors
+    assert anchor([{"LOWER": "x", "OP": "*"}, {"LOWER": "y", "OP": "!"}, {"LOWER": {"REGEX": "z"}}]) is None
+    assert anchor([{"LOWER": {"NOT_IN": ["a"]}}, {"ENT_TYPE": "MEDICATION"}, {"IS_PUNCT": True}]) is None
+
+
 def test_a_pattern_cannot_read_norm_and_fold_in_one_token():
     from components.safety_net import norm_rule
 
