@@ -953,26 +953,30 @@ def test_no_content_file_repeats_a_key(path):
     yaml.load(path.read_text(encoding="utf-8"), Loader=Strict)
 
 
+def project_patterns() -> dict:
+    from components.safety_net import SafetyNet, load_pattern_files, pattern_paths
+
+    files = [str(ROOT / p) for p in SafetyNet.get_default_config()["patterns"]]
+    return load_pattern_files(pattern_paths(files))[0]
+
+
+def safety_and_dosing_set_texts() -> list[str]:
+    """Every message of the safety and dosing sets (English and Spanish), once, sorted."""
+    from scripts.evaluate import DOSING_SETS, safety_sets
+
+    paths = dict.fromkeys([path for _, path, _, _ in SAFETY_SETS] + [path for _, path, _, _ in DOSING_SETS])
+    return sorted({text for path in paths for group in safety_sets(path).values() for text in group})
+
+
 def test_the_matcher_reading_norm_finds_what_the_fold_extension_finds(spacy_model):
     """The safety net matches `_.fold` patterns on NORM (components/safety_net.py, for speed): on
     every fourth safety-set message in sorted order (English and Spanish; the matcher with the
     extension takes 25 ms a message, all of them took 85 s of CI), both ways give the same matches."""
-    from components.safety_net import (
-        SafetyNet,
-        build_matcher,
-        load_pattern_files,
-        pattern_paths,
-        set_fold_norms,
-    )
-    from scripts.evaluate import DOSING_SETS, safety_sets
+    from components.safety_net import build_matcher, set_fold_norms
 
-    patterns, _ = load_pattern_files(
-        pattern_paths([str(ROOT / p) for p in SafetyNet.get_default_config()["patterns"]])
-    )
-    vocab = spacy_model.model.vocab
+    patterns, vocab = project_patterns(), spacy_model.model.vocab
     extension, native = build_matcher(vocab, patterns, native=False), build_matcher(vocab, patterns)
-    paths = dict.fromkeys([path for _, path, _, _ in SAFETY_SETS] + [path for _, path, _, _ in DOSING_SETS])
-    every = sorted({text for path in paths for group in safety_sets(path).values() for text in group})
+    every = safety_and_dosing_set_texts()
     texts = [*every[::4], "Está MUY pálida y no respira", "mi niño se tomó las pastillas", "N'T won't can't"]
     differ = []
     for text in texts:
@@ -989,22 +993,11 @@ def test_the_anchored_matcher_finds_what_one_matcher_of_all_patterns_finds(spacy
     """The safety net runs only the patterns whose anchor word a message has (AnchoredMatcher, for
     speed): on every safety- and dosing-set message (English and Spanish) and a few made for it, the
     same matches, each as often, as one spaCy Matcher of all the patterns."""
-    from components.safety_net import (
-        SafetyNet,
-        build_matcher,
-        load_pattern_files,
-        pattern_paths,
-        set_fold_norms,
-    )
-    from scripts.evaluate import DOSING_SETS, safety_sets
+    from components.safety_net import build_matcher, set_fold_norms
 
-    patterns, _ = load_pattern_files(
-        pattern_paths([str(ROOT / p) for p in SafetyNet.get_default_config()["patterns"]])
-    )
-    vocab = spacy_model.model.vocab
+    patterns, vocab = project_patterns(), spacy_model.model.vocab
     anchored, single = build_matcher(vocab, patterns), build_matcher(vocab, patterns, anchored=False)
-    paths = dict.fromkeys([path for _, path, _, _ in SAFETY_SETS] + [path for _, path, _, _ in DOSING_SETS])
-    every = sorted({text for path in paths for group in safety_sets(path).values() for text in group})
+    every = safety_and_dosing_set_texts()
     made = ["Está MUY pálida y no respira", "he's not breathing he's not breathing", "", "!!!", "od od od"]
     differ, matched = [], 0
     for text in [*every, *made]:
