@@ -124,6 +124,16 @@ MESSAGE_SETS = [
         ROOT / "tests" / "spanish_twelfth_nlu.yml",
         ROOT / "tests" / "spanish_twelfth_conversations.yml",
     ),
+    (
+        "new writers ninth",
+        ROOT / "tests" / "newwriters_ninth_nlu.yml",
+        ROOT / "tests" / "newwriters_ninth_conversations.yml",
+    ),
+    (
+        "spanish thirteenth",
+        ROOT / "tests" / "spanish_thirteenth_nlu.yml",
+        ROOT / "tests" / "spanish_thirteenth_conversations.yml",
+    ),
 ]
 # The language each message set is written in (English unless listed).
 SET_LANGUAGES = {
@@ -138,6 +148,7 @@ SET_LANGUAGES = {
     "spanish tenth": "es",
     "spanish eleventh": "es",
     "spanish twelfth": "es",
+    "spanish thirteenth": "es",
 }
 SAFETY_SETS = [
     ("older safety", SAFETY, "crisis", "not_crisis"),
@@ -227,6 +238,18 @@ SAFETY_SETS = [
         "overdose_now",
         "look_alikes",
     ),
+    (
+        "new writers ninth safety",
+        ROOT / "tests" / "newwriters_ninth_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
+    (
+        "spanish thirteenth safety",
+        ROOT / "tests" / "spanish_thirteenth_safety.yml",
+        "overdose_now",
+        "look_alikes",
+    ),
 ]
 # Dosing sets: (name, file, requests that must get the no-dose reply, look-alikes that must not).
 DOSING_SETS = [
@@ -281,6 +304,13 @@ DOSING_SETS = [
         "dosing",
         "dosing_look_alikes",
     ),
+    ("new writers ninth safety", ROOT / "tests" / "newwriters_ninth_safety.yml", "dosing", None),
+    (
+        "spanish thirteenth safety",
+        ROOT / "tests" / "spanish_thirteenth_safety.yml",
+        "dosing",
+        "dosing_look_alikes",
+    ),
 ]
 # Out-of-scope sets: (name, file, list of questions the sources do not cover: other substances, the
 # law, buying drugs), which must get the "outside what I can answer" reply with the helpline.
@@ -295,6 +325,7 @@ OUT_OF_SCOPE_SETS = [
     ("new writers sixth safety", ROOT / "tests" / "newwriters_sixth_safety.yml", "out_of_scope"),
     ("new writers seventh safety", ROOT / "tests" / "newwriters_seventh_safety.yml", "out_of_scope"),
     ("new writers eighth safety", ROOT / "tests" / "newwriters_eighth_safety.yml", "out_of_scope"),
+    ("new writers ninth safety", ROOT / "tests" / "newwriters_ninth_safety.yml", "out_of_scope"),
 ]
 OUT_OF_SCOPE = "out_of_scope"
 # Written for one measurement at the end of the work they were written for, and not scored before
