@@ -158,7 +158,7 @@ def anchor(rule: list[dict[str, Any]]) -> tuple[str, frozenset[str]] | None:
 
 class AnchoredMatcher:
     """The same matches as one spaCy Matcher of all the patterns (a parity test in
-    tests/test_components.py), in about an eighth of the time (`python -m benchmarks.matcher`):
+    tests/test_components.py), in about a seventh of the time (`python -m benchmarks.matcher`):
     the patterns are grouped by their anchor (`anchor`), a Matcher per group, and a message runs
     only the groups one of whose words it has, besides the few patterns without an anchor."""
 

@@ -347,7 +347,8 @@ FOOTER_FLOORS = {
     # each a figure of speech a crisis pattern matched and a veto cancelled)
     "new writers eighth safety": (0.72, 0.3),
     "spanish twelfth safety": (0.7, 0.36),
-    # The thirteenth's others given the line: 3/23, vetoed matches ("me morí de risa")
+    # The thirteenth's others given the line: 3/23, figures of speech a crisis pattern matched and
+    # a veto cancelled ("me quiero morir del aburrimiento ... jaja", "quiero matar la ansiedad")
     "spanish thirteenth safety": (0.85, 0.2),
 }
 
